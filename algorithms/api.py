@@ -1,0 +1,165 @@
+"""One entry point for every search method: build, run on a budget, score, record."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+from pymoo.core.algorithm import Algorithm
+from pymoo.optimize import minimize
+
+from moohw.accuracy import DEFAULT_ACCURACY, BenchmarkAccuracy
+from moohw.algorithms.base import BudgetTermination
+from moohw.algorithms.nsga2 import BudgetedNSGA2, default_pop_size
+from moohw.algorithms.random import RandomSearch
+from moohw.data import BenchmarkData
+from moohw.devices import Device, get_device
+from moohw.metrics import Scorer
+from moohw.problems import HWNASProblem
+from moohw.proxies import get_proxy
+from moohw.registry import Registry
+from moohw.runs import RunResult, declared_front
+from moohw.spaces import get_space
+
+#: Factories ``(budget, **options) -> pymoo Algorithm``.
+ALGORITHMS: Registry[Algorithm] = Registry("algorithm")
+
+
+@ALGORITHMS.register("random", "random search: uniform sampling without replacement")
+def _random(budget: int | None, **options: Any) -> Algorithm:
+    return RandomSearch(**options)
+
+
+@ALGORITHMS.register("nsga2", "NSGA-II with categorical operators (pymoo)")
+def _nsga2(budget: int | None, **options: Any) -> Algorithm:
+    options.setdefault("pop_size", default_pop_size(budget))
+    return BudgetedNSGA2(**options)
+
+
+def run_algorithm(
+    algo: str,
+    problem: HWNASProblem,
+    seed: int = 0,
+    options: dict[str, Any] | None = None,
+    factory: Callable[..., Algorithm] | None = None,
+) -> RunResult:
+    """Run a registered algorithm on ``problem`` until its budget is spent.
+
+    Args:
+        algo: Registered algorithm name (``moohw.algorithms.ALGORITHMS``).
+        problem: A fresh problem; its ledger holds the budget.
+        seed: Non-negative integer seed (threaded into pymoo's ``random_state``).
+        options: Algorithm keyword options.
+        factory: Use this factory instead of the registry's (for experiments).
+
+    Returns:
+        The run's measured set, declared front and accounting (2-D ``F``).
+    """
+    if not isinstance(seed, int | np.integer) or seed < 0:
+        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    if problem.ledger.n_target_measurements:
+        raise ValueError("problem has already measured architectures; build a fresh one")
+    opts = dict(options or {})
+    make = factory or ALGORITHMS.get(algo)
+    budget = problem.ledger.budget
+    algorithm = make(budget, **opts)
+    t0 = time.perf_counter()
+    if budget is None or budget > 0:
+        minimize(problem, algorithm, termination=BudgetTermination(problem), seed=int(seed))
+    wall = time.perf_counter() - t0
+    X, lat = problem.ledger.measured()
+    proxy = problem.proxy.score(X) if len(X) else np.zeros(0)
+    F = np.column_stack([-proxy, lat]) if len(X) else np.zeros((0, 2))
+    return RunResult(
+        algo=algo,
+        device=problem.device.name,
+        space=problem.space.name,
+        proxy=problem.proxy.name,
+        seed=int(seed),
+        budget=-1 if budget is None else budget,
+        X=X,
+        F=F,
+        front=declared_front(F),
+        n_target_measurements=problem.ledger.n_target_measurements,
+        n_reused=problem.ledger.n_reused,
+        cheap_queries=dict(problem.ledger.cheap_queries),
+        cheap_cost_s=dict(problem.ledger.cheap_cost_s),
+        wall_time_s=wall,
+        queries=list(problem.ledger.queries),
+        options=opts,
+        restricted_to=problem.n_candidates if problem.restricted else None,
+    )
+
+
+@lru_cache(maxsize=16)
+def _scorer(device: Device, accuracy: BenchmarkAccuracy, proxy_name: str) -> tuple[Scorer, float]:
+    # Cached per (device, accuracy, proxy) object: compare runs many seeds on one scorer.
+    problem = HWNASProblem(device.space, device, get_proxy(proxy_name, device.space))
+    X, F = problem.exact_objectives()
+    scorer = Scorer(accuracy(X), F[:, 1])
+    return scorer, scorer.proxy_ceiling(-F[:, 0]).hv_ratio
+
+
+def score_run(result: RunResult, device: Device, accuracy: BenchmarkAccuracy) -> dict[str, float]:
+    """``hv_ratio``, ``igd_plus`` and ``ceiling_hv_ratio`` of a run (exact devices only).
+
+    The declared front is scored with true accuracy and the device's true latency, against the
+    true front over the candidates the device covers (DESIGN.md, "the budget and the score").
+    """
+    if not device.exact:
+        raise ValueError(f"device {device.name} has no exact latency table; cannot score")
+    scorer, ceiling = _scorer(device, accuracy, result.proxy)
+    fx = result.front_X
+    s = scorer.score(accuracy(fx), device.latency_ms(fx))
+    return {"hv_ratio": s.hv_ratio, "igd_plus": s.igd_plus, "ceiling_hv_ratio": ceiling}
+
+
+@lru_cache(maxsize=32)
+def _cached_device(name: str, space: str, data: BenchmarkData | None) -> Device:
+    return get_device(name, get_space(space), data)
+
+
+@lru_cache(maxsize=8)
+def _cached_accuracy(space: str, data: BenchmarkData, column: str) -> BenchmarkAccuracy:
+    return BenchmarkAccuracy(get_space(space), data, column)
+
+
+def search(
+    algo: str,
+    device: str,
+    budget: int,
+    seed: int = 0,
+    space: str = "nb201",
+    proxy: str = "params",
+    data: BenchmarkData | None = None,
+    accuracy: str | None = DEFAULT_ACCURACY,
+    dataset: str = "cifar10",
+    options: dict[str, Any] | None = None,
+) -> RunResult:
+    """Build the problem from names, run ``algo`` on ``budget`` target measurements, and score it.
+
+    Scores (``hv_ratio``, ``igd_plus``, ``ceiling_hv_ratio``) are attached when the device's
+    latency is known for every candidate and the accuracy column is available.
+
+    Example:
+        >>> r = search("nsga2", "synthetic:0", budget=50, seed=1)
+        >>> r.F.shape[1]
+        2
+    """
+    if budget < 0:
+        raise ValueError(f"budget must be >= 0, got {budget}")
+    if algo not in ALGORITHMS:
+        ALGORITHMS.get(algo)  # raises with the known names
+    sp = get_space(space)
+    dev = _cached_device(device, space, data)
+    prox = get_proxy(proxy, sp, dataset)
+    problem = HWNASProblem(sp, dev, prox, budget)
+    result = run_algorithm(algo, problem, seed, options)
+    if accuracy and data is not None and dev.exact and space == "nb201":
+        acc = _cached_accuracy(space, data, accuracy)
+        result = replace(result, scores=score_run(result, dev, acc))
+    return result

@@ -1,0 +1,46 @@
+"""Random search: measure distinct architectures drawn uniformly from the allowed candidates.
+
+The baseline every method must beat. Its declared front is the non-dominated subset of the
+architectures it measured.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymoo.core.algorithm import Algorithm
+from pymoo.core.population import Population
+
+from moohw.problems import HWNASProblem
+
+
+class RandomSearch(Algorithm):
+    """Uniform sampling without replacement, ``batch_size`` architectures per iteration."""
+
+    def __init__(self, batch_size: int = 10, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+
+    def _batch(self) -> Population:
+        problem: HWNASProblem = self.problem
+        rem = problem.ledger.remaining
+        n = self.batch_size if rem is None else min(self.batch_size, rem)
+        X = problem.sample(n, self.random_state)
+        if len(X) == 0:
+            self.termination.force_termination = True
+        return Population.new(X=X)
+
+    def _initialize_infill(self) -> Population:
+        return self._batch()
+
+    def _infill(self) -> Population:
+        return self._batch()
+
+    def _initialize_advance(self, infills: Population | None = None, **kwargs: Any) -> None:
+        self.pop = infills
+
+    def _advance(self, infills: Population | None = None, **kwargs: Any) -> None:
+        if infills is not None and len(infills):
+            self.pop = Population.merge(self.pop, infills)

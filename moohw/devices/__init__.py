@@ -1,0 +1,186 @@
+"""Devices, selected by name: ``kind:argument``.
+
+Known kinds: ``help:<column>`` and ``hwnasbench:edgegpu|edgetpu`` (public tables),
+``csv:PATH[:COLUMN]`` (a user's table), ``synthetic:SEED``. Unknown names fail with the list of
+known kinds.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from moohw.data import BenchmarkData, DataError
+from moohw.devices.base import Device, NotCoveredError, TabularDevice
+from moohw.devices.synthetic import SyntheticDevice
+from moohw.registry import Registry
+from moohw.spaces import SearchSpace
+
+DEVICE_KINDS: Registry[Device] = Registry("device kind")
+
+_HELP_FILES = {"nb201": "nb201/latency_help.csv", "fbnet": "fbnet/latency_help.csv"}
+_HWNASBENCH = {"edgegpu": "edgegpu_latency_ms", "edgetpu": "edgetpu_latency_ms"}
+
+
+def _need_data(data: BenchmarkData | None, name: str) -> BenchmarkData:
+    if data is None:
+        raise FileNotFoundError(
+            f"device {name} needs the benchmark data folder; pass --data DIR or set MOOHW_DATA"
+        )
+    return data
+
+
+def _bench_index(space: SearchSpace, data: BenchmarkData):  # type: ignore[no-untyped-def]
+    if space.name == "nb201":
+        return data.nb201_index()
+    if space.name == "fbnet":
+        return data.fbnet_index()
+    raise ValueError(f"no benchmark index for space {space.name}")
+
+
+@DEVICE_KINDS.register("help", "HELP latency table column, e.g. help:pixel3")
+def _help(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Device:
+    name = f"help:{arg}"
+    if space.name not in _HELP_FILES:
+        raise ValueError(f"HELP tables exist for {', '.join(_HELP_FILES)}, not {space.name}")
+    d = _need_data(data, name)
+    df = d.table(_HELP_FILES[space.name])
+    cols = [c for c in df.columns if c != "index"]
+    if arg not in cols:
+        raise KeyError(f"unknown HELP device {arg!r} for {space.name}; known: {', '.join(cols)}")
+    archs = _bench_index(space, d).to_archs(df["index"].to_numpy())
+    return TabularDevice(name, space, archs, df[arg].to_numpy(dtype=np.float64))
+
+
+@DEVICE_KINDS.register("hwnasbench", "HW-NAS-Bench CIFAR-10 latency: edgegpu or edgetpu")
+def _hwnasbench(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Device:
+    name = f"hwnasbench:{arg}"
+    if space.name != "nb201":
+        raise ValueError(f"{name} is an nb201 table, not {space.name}")
+    if arg not in _HWNASBENCH:
+        raise KeyError(f"unknown HW-NAS-Bench device {arg!r}; known: {', '.join(_HWNASBENCH)}")
+    d = _need_data(data, name)
+    df = d.table("nb201/latency_hwnasbench.csv", (_HWNASBENCH[arg],))
+    archs = d.nb201_index().to_archs(df["index"].to_numpy())
+    return TabularDevice(name, space, archs, df[_HWNASBENCH[arg]].to_numpy(dtype=np.float64))
+
+
+def _split_csv_arg(arg: str) -> tuple[Path, str | None]:
+    if Path(arg).is_file() or ":" not in arg:
+        return Path(arg), None
+    path, col = arg.rsplit(":", 1)
+    return Path(path), col
+
+
+@DEVICE_KINDS.register("csv", "your own table: csv:PATH[:COLUMN], keyed by arch_str or index")
+def _csv(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Device:
+    path, col = _split_csv_arg(arg)
+    name = f"csv:{arg}"
+    if not path.is_file():
+        raise FileNotFoundError(f"latency table {path} does not exist")
+    try:
+        df = pd.read_csv(path)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as e:
+        raise DataError(f"cannot read {path} as CSV: {e}") from None
+    keys = [c for c in ("arch_str", "index") if c in df.columns]
+    if not keys:
+        raise DataError(f"{path} needs an 'arch_str' or 'index' column; has {list(df.columns)}")
+    numeric = [
+        c
+        for c in df.columns
+        if c not in ("arch_str", "index") and pd.api.types.is_numeric_dtype(df[c])
+    ]
+    if col is None:
+        if "latency_ms" in numeric:
+            col = "latency_ms"
+        elif len(numeric) == 1:
+            col = numeric[0]
+        else:
+            raise DataError(f"{path}: name the latency column as csv:{path}:COLUMN; has {numeric}")
+    if col not in numeric:
+        raise DataError(f"{path}: no numeric column {col!r}; numeric columns: {numeric}")
+    if "arch_str" in df.columns:
+        archs = space.from_str(df["arch_str"].astype(str).tolist())
+    else:
+        archs = _bench_index(space, _need_data(data, name)).to_archs(df["index"].to_numpy())
+    return TabularDevice(name, space, archs, df[col].to_numpy(dtype=np.float64))
+
+
+@DEVICE_KINDS.register("synthetic", "additive synthetic device from a seed: synthetic:SEED")
+def _synthetic(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Device:
+    try:
+        seed = int(arg)
+    except ValueError:
+        raise ValueError(f"synthetic device needs an integer seed, got {arg!r}") from None
+    if seed < 0:
+        raise ValueError(f"synthetic device seed must be >= 0, got {seed}")
+    return SyntheticDevice(f"synthetic:{seed}", space, seed)
+
+
+def get_device(name: str, space: SearchSpace, data: BenchmarkData | None = None) -> Device:
+    """Build a device from its name ``kind:argument``.
+
+    Raises:
+        KeyError: unknown kind or column (the message lists the known ones).
+        FileNotFoundError: a tabular device without a data folder.
+    """
+    kind, sep, arg = str(name).partition(":")
+    if not sep or not arg:
+        raise KeyError(
+            f"device name {name!r} must look like kind:argument; kinds: "
+            + ", ".join(DEVICE_KINDS.names())
+        )
+    return DEVICE_KINDS.get(kind)(arg, space, data)
+
+
+@dataclass(frozen=True)
+class DeviceListing:
+    """One row of ``moohw devices``."""
+
+    name: str
+    kind: str
+    available: bool
+    note: str
+
+
+def list_devices(space: SearchSpace, data: BenchmarkData | None) -> list[DeviceListing]:
+    """Every device name known for ``space``, with whether it is usable here and why not."""
+    rows: list[DeviceListing] = []
+    no_data = "needs benchmark data (--data DIR or MOOHW_DATA)"
+    if space.name in _HELP_FILES:
+        if data is not None and data.has(_HELP_FILES[space.name]):
+            df = data.table(_HELP_FILES[space.name])
+            for c in df.columns:
+                if c != "index":
+                    rows.append(DeviceListing(f"help:{c}", "tabular", True, "HELP"))
+        else:
+            rows.append(DeviceListing("help:<column>", "tabular", False, no_data))
+    if space.name == "nb201":
+        for k in _HWNASBENCH:
+            ok = data is not None and data.has("nb201/latency_hwnasbench.csv")
+            note = "HW-NAS-Bench (partial coverage)" if ok else no_data
+            rows.append(DeviceListing(f"hwnasbench:{k}", "tabular", ok, note))
+    rows.append(DeviceListing("synthetic:<seed>", "synthetic", True, "additive, seeded"))
+    rows.append(DeviceListing("csv:PATH[:COLUMN]", "tabular", True, "arch_str or index column"))
+    return rows
+
+
+def data_env_hint() -> str:
+    """Where data is looked for, for messages."""
+    return os.environ.get("MOOHW_DATA", "../shared/data")
+
+
+__all__ = [
+    "DEVICE_KINDS",
+    "Device",
+    "DeviceListing",
+    "NotCoveredError",
+    "SyntheticDevice",
+    "TabularDevice",
+    "get_device",
+    "list_devices",
+]

@@ -1,0 +1,230 @@
+"""Budgets, run records and result files.
+
+The scarce resource is a *target measurement*: one latency measurement of one architecture on the
+target device. The :class:`Ledger` pays for each architecture at most once and refuses to exceed
+the budget; cheap queries (proxy scores, predictions) are counted separately with their cost.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from moohw.devices import Device
+from moohw.metrics import non_dominated
+from moohw.spaces import SearchSpace
+
+
+class BudgetExceededError(RuntimeError):
+    """A new target measurement was requested after the budget was spent."""
+
+
+@dataclass(frozen=True)
+class Query:
+    """One query in the order it was made (a row of ``evaluations.csv``)."""
+
+    arch_str: str
+    kind: str  # "target" (paid), "cached" (already paid), or a cheap kind ("proxy", ...)
+    latency_ms: float
+    proxy: float
+    cost_s: float
+
+
+class Ledger:
+    """Counts target measurements (each architecture paid once) and cheap queries.
+
+    Args:
+        space: The search space.
+        device: The target device.
+        budget: Maximum number of target measurements (``None`` = unlimited).
+    """
+
+    def __init__(self, space: SearchSpace, device: Device, budget: int | None = None) -> None:
+        if budget is not None and budget < 0:
+            raise ValueError(f"budget must be >= 0, got {budget}")
+        self.space = space
+        self.device = device
+        self.budget = budget
+        self._measured: dict[bytes, float] = {}
+        self._archs: list[np.ndarray] = []
+        self.queries: list[Query] = []
+        self.n_reused = 0
+        self.cheap_queries: dict[str, int] = {}
+        self.cheap_cost_s: dict[str, float] = {}
+
+    @property
+    def n_target_measurements(self) -> int:
+        """Unique architectures measured on the target so far."""
+        return len(self._measured)
+
+    @property
+    def remaining(self) -> int | None:
+        """Target measurements left (``None`` when unlimited)."""
+        return None if self.budget is None else self.budget - len(self._measured)
+
+    def is_measured(self, X: np.ndarray) -> np.ndarray:
+        """``(n,)`` bool: which architectures were already paid for."""
+        return np.array([k in self._measured for k in self.space.keys(X)], dtype=bool)
+
+    def measure(self, X: np.ndarray, proxy: np.ndarray | None = None) -> np.ndarray:
+        """Target latency ``(n,)`` in ms; pays only for architectures never measured before.
+
+        Raises:
+            BudgetExceededError: if the new architectures exceed the remaining budget (nothing
+                is measured in that case).
+        """
+        X = self.space.validate(X)
+        keys = self.space.keys(X)
+        new: dict[bytes, int] = {}
+        for i, k in enumerate(keys):
+            if k not in self._measured and k not in new:
+                new[k] = i
+        if self.remaining is not None and len(new) > self.remaining:
+            raise BudgetExceededError(
+                f"{len(new)} new target measurements requested, {self.remaining} left of "
+                f"{self.budget}"
+            )
+        if new:
+            rows = np.array(list(new.values()))
+            lat_new = self.device.latency_ms(X[rows])
+            for (k, i), v in zip(new.items(), lat_new.tolist()):
+                self._measured[k] = v
+                self._archs.append(X[i].copy())
+        out = np.array([self._measured[k] for k in keys], dtype=np.float64)
+        strs = self.space.to_str(X)
+        pv = np.full(len(X), np.nan) if proxy is None else np.asarray(proxy, float)
+        seen_new: set[bytes] = set()
+        for i, k in enumerate(keys):
+            paid = k in new and k not in seen_new
+            seen_new.add(k)
+            if not paid:
+                self.n_reused += 1
+            self.queries.append(
+                Query(
+                    strs[i],
+                    "target" if paid else "cached",
+                    out[i],
+                    float(pv[i]),
+                    self.device.cost_s if paid else 0.0,
+                )
+            )
+        return out
+
+    def count_cheap(self, kind: str, n: int, cost_s: float = 0.0) -> None:
+        """Record ``n`` cheap queries of ``kind`` costing ``cost_s`` each."""
+        self.cheap_queries[kind] = self.cheap_queries.get(kind, 0) + n
+        self.cheap_cost_s[kind] = self.cheap_cost_s.get(kind, 0.0) + n * cost_s
+
+    def measured(self) -> tuple[np.ndarray, np.ndarray]:
+        """Measured architectures ``(m, n_var)`` and their latency ``(m,)``, in payment order."""
+        if not self._archs:
+            return np.zeros((0, self.space.n_var), dtype=np.int64), np.zeros(0)
+        X = np.array(self._archs, dtype=np.int64)
+        return X, np.array(list(self._measured.values()), dtype=np.float64)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """The outcome of one search run (2-D ``F`` always).
+
+    Attributes:
+        X: ``(m, n_var)`` measured architectures in payment order.
+        F: ``(m, 2)`` objectives ``(-proxy, latency_ms)`` of ``X``.
+        front: ``(k,)`` row indices into ``X`` of the declared front.
+    """
+
+    algo: str
+    device: str
+    space: str
+    proxy: str
+    seed: int
+    budget: int
+    X: np.ndarray
+    F: np.ndarray
+    front: np.ndarray
+    n_target_measurements: int
+    n_reused: int
+    cheap_queries: dict[str, int]
+    cheap_cost_s: dict[str, float]
+    wall_time_s: float
+    queries: list[Query] = field(repr=False)
+    options: dict[str, Any] = field(default_factory=dict)
+    restricted_to: int | None = None  # number of covered candidates when the device is partial
+    scores: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def front_X(self) -> np.ndarray:
+        """Declared-front architectures ``(k, n_var)``."""
+        return self.X[self.front]
+
+    @property
+    def front_F(self) -> np.ndarray:
+        """Declared-front objectives ``(k, 2)``."""
+        return self.F[self.front]
+
+
+def declared_front(F: np.ndarray) -> np.ndarray:
+    """Indices of the non-dominated rows of measured ``F`` ``(m, 2)``, sorted by latency."""
+    idx = np.flatnonzero(non_dominated(F)) if len(F) else np.zeros(0, dtype=np.int64)
+    return idx[np.argsort(F[idx, 1], kind="stable")]
+
+
+def versions() -> dict[str, str]:
+    """Versions of the libraries that matter for reproducing a run."""
+    import moocore
+    import pymoo
+    import scipy
+    import torch
+
+    from moohw import __version__
+
+    return {
+        "moohw": __version__,
+        "python": platform.python_version(),
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "pymoo": pymoo.__version__,
+        "moocore": getattr(moocore, "__version__", "unknown"),
+        "torch": torch.__version__,
+    }
+
+
+def write_run(result: RunResult, space: SearchSpace, out: str | Path) -> Path:
+    """Write ``run.json``, ``evaluations.csv`` and ``front.csv`` into ``out``; returns ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    record = {
+        "algo": result.algo,
+        "device": result.device,
+        "space": result.space,
+        "proxy": result.proxy,
+        "seed": result.seed,
+        "budget": result.budget,
+        "options": result.options,
+        "n_target_measurements": result.n_target_measurements,
+        "measurements_reused": result.n_reused,
+        "cheap_queries": result.cheap_queries,
+        "cheap_cost_s": result.cheap_cost_s,
+        "wall_time_s": result.wall_time_s,
+        "restricted_to_covered": result.restricted_to,
+        "n_front": len(result.front),
+        "versions": versions(),
+        **result.scores,
+    }
+    (out / "run.json").write_text(json.dumps(record, indent=2, default=float) + "\n")
+    pd.DataFrame([asdict(q) for q in result.queries]).to_csv(out / "evaluations.csv", index=False)
+    fx = result.front_X
+    pd.DataFrame(
+        {
+            "arch_str": space.to_str(fx) if len(fx) else [],
+            "proxy": -result.front_F[:, 0],
+            "latency_ms": result.front_F[:, 1],
+        }
+    ).to_csv(out / "front.csv", index=False)
+    return out

@@ -1,0 +1,125 @@
+"""The HW-NAS pymoo problem: minimise ``(-proxy, latency_ms)`` over a search space on a device."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from pymoo.core.problem import Problem
+
+from moohw.devices import Device
+from moohw.metrics import non_dominated
+from moohw.proxies import AccuracyProxy
+from moohw.rng import SeedLike, as_generator
+from moohw.runs import Ledger
+from moohw.spaces import SearchSpace
+
+
+class HWNASProblem(Problem):
+    """Two objectives ``F = (-proxy score, latency in ms)``, both minimised.
+
+    Every latency goes through a :class:`~moohw.runs.Ledger`, which pays for each architecture at
+    most once and enforces the budget. When the device covers only part of the space (e.g.
+    HW-NAS-Bench edgegpu), the problem is restricted to the covered architectures.
+
+    Args:
+        space: Search space.
+        device: Target device.
+        proxy: Accuracy proxy (higher is better).
+        budget: Maximum number of target measurements (``None`` = unlimited).
+    """
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        device: Device,
+        proxy: AccuracyProxy,
+        budget: int | None = None,
+    ) -> None:
+        if device.space != space or proxy.space != space:
+            raise ValueError(
+                f"space mismatch: problem {space.name}, device {device.space.name}, "
+                f"proxy {proxy.space.name}"
+            )
+        super().__init__(
+            n_var=space.n_var,
+            n_obj=2,
+            xl=np.zeros(space.n_var),
+            xu=(space.n_choices - 1).astype(float),
+            vtype=int,
+        )
+        self.space = space
+        self.device = device
+        self.proxy = proxy
+        self.ledger = Ledger(space, device, budget)
+        cov = device.coverage()
+        self._candidates: np.ndarray | None = cov
+        if cov is None and not space.enumerable:
+            self._candidates = None
+
+    @property
+    def restricted(self) -> bool:
+        """Whether the device covers only part of the space."""
+        return self.device.coverage() is not None
+
+    def candidates(self) -> np.ndarray:
+        """All architectures the search may propose ``(N, n_var)``.
+
+        Raises:
+            ValueError: if the space is too large to list and the device covers all of it.
+        """
+        if self._candidates is None:
+            self._candidates = self.space.enumerate()
+        return self._candidates
+
+    @property
+    def n_candidates(self) -> int:
+        """Number of architectures the search may propose."""
+        cov = self.device.coverage()
+        return self.space.size if cov is None else len(cov)
+
+    def allowed(self, X: np.ndarray) -> np.ndarray:
+        """``(n,)`` bool: architectures the device covers."""
+        return self.device.covers(X)
+
+    def sample(
+        self, n: int, seed: SeedLike = None, exclude: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Up to ``n`` distinct allowed architectures not yet measured (nor in ``exclude``)."""
+        rng = as_generator(seed)
+        if self.device.coverage() is not None or self.space.enumerable:
+            cand = self.candidates()
+            ok = ~self.ledger.is_measured(cand)
+            if exclude is not None and len(exclude):
+                ex = set(self.space.keys(exclude))
+                ok &= np.array([k not in ex for k in self.space.keys(cand)], dtype=bool)
+            pool = np.flatnonzero(ok)
+            take = rng.choice(len(pool), size=min(n, len(pool)), replace=False)
+            return cand[pool[take]]
+        X = self.space.sample(n + len(self.ledger.measured()[0]) + 16, rng)
+        ok = ~self.ledger.is_measured(X)
+        return X[ok][:n]
+
+    def _evaluate(self, x: np.ndarray, out: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+        X = np.rint(np.asarray(x, dtype=np.float64)).astype(np.int64)
+        score = self.proxy.score(X)
+        self.ledger.count_cheap("proxy", len(X), self.proxy.cost_s)
+        lat = self.ledger.measure(X, proxy=score)
+        out["F"] = np.column_stack([-score, lat])
+
+    def exact_objectives(self) -> tuple[np.ndarray, np.ndarray]:
+        """Candidates ``(N, n_var)`` and their objectives ``(N, 2)``, read outside the budget.
+
+        Only for devices whose latency is free to read (tables, synthetic devices).
+        """
+        if not self.device.exact:
+            raise ValueError(f"device {self.device.name} is measured; its exact front is unknown")
+        X = self.candidates()
+        return X, np.column_stack([-self.proxy.score(X), self.device.latency_ms(X)])
+
+    def exact_front(self) -> tuple[np.ndarray, np.ndarray]:
+        """The exact Pareto set and front ``(X, F)`` under (proxy, latency), by enumeration."""
+        X, F = self.exact_objectives()
+        mask = non_dominated(F)
+        order = np.argsort(F[mask, 1], kind="stable")
+        return X[mask][order], F[mask][order]
