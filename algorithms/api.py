@@ -9,17 +9,17 @@ from functools import lru_cache
 from typing import Any
 
 import numpy as np
+from moohw.algorithms.base import BudgetTermination
+from moohw.algorithms.nsga2 import BudgetedNSGA2, default_pop_size
+from moohw.algorithms.random import RandomSearch
+from moohw.problems import HWNASProblem
 from pymoo.core.algorithm import Algorithm
 from pymoo.optimize import minimize
 
 from moohw.accuracy import DEFAULT_ACCURACY, BenchmarkAccuracy
-from moohw.algorithms.base import BudgetTermination
-from moohw.algorithms.nsga2 import BudgetedNSGA2, default_pop_size
-from moohw.algorithms.random import RandomSearch
 from moohw.data import BenchmarkData
 from moohw.devices import Device, get_device
 from moohw.metrics import Scorer
-from moohw.problems import HWNASProblem
 from moohw.proxies import get_proxy
 from moohw.registry import Registry
 from moohw.runs import RunResult, declared_front
@@ -37,6 +37,7 @@ def _random(budget: int | None, **options: Any) -> Algorithm:
 @ALGORITHMS.register("nsga2", "NSGA-II with categorical operators (pymoo)")
 def _nsga2(budget: int | None, **options: Any) -> Algorithm:
     options.setdefault("pop_size", default_pop_size(budget))
+    options.setdefault("n_offsprings", max(2, options["pop_size"] // 2))
     return BudgetedNSGA2(**options)
 
 

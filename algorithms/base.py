@@ -5,11 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from moohw.problems import HWNASProblem
 from pymoo.core.duplicate import DefaultDuplicateElimination
 from pymoo.core.population import Population
 from pymoo.core.termination import Termination
-
-from moohw.problems import HWNASProblem
 
 
 class BudgetTermination(Termination):

@@ -12,14 +12,14 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+from moohw.algorithms.base import HistoryDuplicateElimination, fresh
+from moohw.problems import HWNASProblem
 from pymoo.algorithms.moo.nsga2 import NSGA2
 from pymoo.core.mutation import Mutation
 from pymoo.core.population import Population
 from pymoo.core.problem import Problem
 from pymoo.operators.crossover.ux import UniformCrossover
-
-from moohw.algorithms.base import HistoryDuplicateElimination, fresh
-from moohw.problems import HWNASProblem
+from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
 
 
 class OpResetMutation(Mutation):
@@ -55,18 +55,61 @@ class OpResetMutation(Mutation):
         return out
 
 
+class DistinctObjectiveSurvival(RankAndCrowding):
+    """Rank-and-crowding survival that keeps one individual per distinct objective vector.
+
+    In NB201 many architectures share an objective vector (the params proxy has 28 levels; phone
+    latencies are whole milliseconds; additive devices depend only on op counts). Plain NSGA-II
+    then fills its population with clones in objective space and loses its spread. Clones are
+    ranked behind every distinct individual and only survive to fill the population.
+    """
+
+    def _do(
+        self,
+        problem: Problem,
+        pop: Population,
+        *args: Any,
+        random_state: np.random.Generator | None = None,
+        n_survive: int | None = None,
+        **kwargs: Any,
+    ) -> Population:
+        n_survive = len(pop) if n_survive is None else n_survive
+        F = pop.get("F").astype(float)
+        _, first = np.unique(F, axis=0, return_index=True)
+        distinct = np.zeros(len(pop), dtype=bool)
+        distinct[first] = True
+        head = pop[distinct]
+        if len(head) >= n_survive:
+            return super()._do(problem, head, random_state=random_state, n_survive=n_survive)
+        head = super()._do(problem, head, random_state=random_state, n_survive=len(head))
+        tail = super()._do(
+            problem, pop[~distinct], random_state=random_state, n_survive=n_survive - len(head)
+        )
+        worst = max(int(r) for r in head.get("rank")) + 1 if len(head) else 0
+        for ind in tail:
+            ind.set("rank", worst + int(ind.get("rank")))
+        return Population.merge(head, tail)
+
+
 def default_pop_size(budget: int | None) -> int:
-    """Population size for a budget: a fifth of it, within [8, 40] (100 if unlimited)."""
+    """Population size for a budget: ``budget // 25`` within [6, 40] (100 if unlimited).
+
+    Small populations with half-size offspring batches (many generations) did best on the ND
+    test devices at K = 50-200 in a sweep on seeds 100-109 (benchmarks use seeds 0-9): mean median
+    HV ratio 0.839 / 0.872 / 0.882 at K = 50 / 100 / 200 versus 0.811 / 0.856 / 0.870 with
+    pop 12 and 0.815 / 0.843 / 0.867 for random search.
+    """
     if budget is None:
         return 100
-    return int(np.clip(budget // 5, 8, 40))
+    return int(np.clip(budget // 25, 6, 40))
 
 
 class BudgetedNSGA2(NSGA2):
     """NSGA-II that spends exactly its budget of distinct target measurements.
 
     Args:
-        pop_size: Population (and offspring) size.
+        pop_size: Population size.
+        n_offsprings: Offspring per generation (default ``pop_size``).
         prob_crossover: Probability of uniform crossover per mating.
         prob_mutation_var: Per-variable op-reset probability (``None`` = ``1/n_var``).
     """
@@ -74,6 +117,7 @@ class BudgetedNSGA2(NSGA2):
     def __init__(
         self,
         pop_size: int = 20,
+        n_offsprings: int | None = None,
         prob_crossover: float = 0.9,
         prob_mutation_var: float | None = None,
         **kwargs: Any,
@@ -83,16 +127,17 @@ class BudgetedNSGA2(NSGA2):
         self._dup = HistoryDuplicateElimination()
         super().__init__(
             pop_size=pop_size,
-            n_offsprings=pop_size,
+            n_offsprings=pop_size if n_offsprings is None else n_offsprings,
             crossover=UniformCrossover(prob=prob_crossover),
             mutation=OpResetMutation(prob_mutation_var),
             eliminate_duplicates=self._dup,
+            survival=DistinctObjectiveSurvival(),
             **kwargs,
         )
 
     def _setup(self, problem: Problem, **kwargs: Any) -> None:
         super()._setup(problem, **kwargs)
-        self._dup.problem = problem  # type: ignore[assignment]
+        self._dup.problem = problem
 
     def _initialize_infill(self) -> Population:
         problem: HWNASProblem = self.problem
@@ -104,7 +149,9 @@ class BudgetedNSGA2(NSGA2):
         problem: HWNASProblem = self.problem
         rem = problem.ledger.remaining
         want = self.n_offsprings if rem is None else min(self.n_offsprings, rem)
-        off = self.mating.do(problem, self.pop, want, algorithm=self, random_state=self.random_state)
+        off = self.mating.do(
+            problem, self.pop, want, algorithm=self, random_state=self.random_state
+        )
         X = fresh(problem, off.get("X") if len(off) else np.zeros((0, problem.n_var)))[:want]
         if len(X) < want:  # mating is stuck: random immigrants keep the budget in use
             extra = problem.sample(want - len(X), self.random_state, exclude=X)

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from moohw.problems import HWNASProblem
 from pymoo.core.algorithm import Algorithm
 from pymoo.core.population import Population
-
-from moohw.problems import HWNASProblem
 
 
 class RandomSearch(Algorithm):

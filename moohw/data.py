@@ -61,7 +61,7 @@ _lock = threading.Lock()
 
 @lru_cache(maxsize=8)
 def _manifest(root: Path) -> dict[str, tuple[int, str]]:
-    df = pd.read_csv(root / MANIFEST, sep="\t")
+    df = pd.read_csv(root / MANIFEST, sep="\t", dtype=str)
     return {str(p): (int(b), str(h)) for p, b, h in zip(df["path"], df["bytes"], df["sha256"])}
 
 

@@ -46,9 +46,7 @@ def hypervolume(F: np.ndarray, ref: np.ndarray) -> float:
 
 def reference_point(accuracy: np.ndarray, latency_ms: np.ndarray) -> np.ndarray:
     """DESIGN.md reference point ``(-p15(accuracy), max(latency_ms))`` over the whole space."""
-    return np.array(
-        [-np.percentile(accuracy, REF_ACCURACY_PERCENTILE), float(np.max(latency_ms))]
-    )
+    return np.array([-np.percentile(accuracy, REF_ACCURACY_PERCENTILE), float(np.max(latency_ms))])
 
 
 def igd_plus(F: np.ndarray, front: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> float:

@@ -25,7 +25,11 @@ _FBNET_STD = 0.5 * _FBNET_MEAN
 
 
 def truncated_normal(
-    mean: np.ndarray, std: np.ndarray, low: np.ndarray, high: np.ndarray, rng: np.random.Generator
+    mean: np.ndarray,
+    std: np.ndarray,
+    low: float | np.ndarray,
+    high: float | np.ndarray,
+    rng: np.random.Generator,
 ) -> np.ndarray:
     """Samples of N(mean, std) truncated to [low, high] (absolute bounds, standardised here)."""
     mean, std = np.atleast_1d(np.asarray(mean, float)), np.atleast_1d(np.asarray(std, float))

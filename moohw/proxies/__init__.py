@@ -13,7 +13,9 @@ PROXIES: Registry[AccuracyProxy] = Registry("proxy")
 def _nb201_only(cls: type[AccuracyProxy]) -> type[AccuracyProxy]:
     def factory(space: SearchSpace, dataset: str = "cifar10") -> AccuracyProxy:
         if space.name != "nb201":
-            raise ValueError(f"proxy {cls.name!r} is defined for the nb201 space, not {space.name}")
+            raise ValueError(
+                f"proxy {cls.name!r} is defined for the nb201 space, not {space.name}"
+            )
         return cls(space, dataset)
 
     factory.__doc__ = cls.__doc__

@@ -1,11 +1,11 @@
 """Analytic size proxies for the NB201 network: parameter count and FLOPs (no torch needed).
 
-The network is the NAS-Bench-201 ``TinyNetwork`` (Dong & Yang, ICLR 2020): a 3×3 conv + BN stem
-with C=16, three stages of five cells (C = 16, 32, 64) joined by ResNet basic blocks with stride 2
-(ReLU-Conv3x3-BN twice, shortcut AvgPool2d(2) + Conv1x1), then BN + ReLU, global average pooling and
-a linear classifier. Convolutional cell ops are ReLU-Conv(bias=False)-BN(affine); ``none``,
-``skip_connect`` and ``avg_pool_3x3`` have no parameters. The parameter count is checked against the
-``*_params_mb`` columns of NAS-Bench-201 in the tests.
+The network is the NAS-Bench-201 ``TinyNetwork`` (Dong & Yang, ICLR 2020): a 3×3 conv + BN
+stem with C=16, three stages of five cells (C = 16, 32, 64) joined by ResNet basic blocks with
+stride 2 (ReLU-Conv3x3-BN twice, shortcut AvgPool2d(2) + Conv1x1), then BN + ReLU, global average
+pooling and a linear classifier. Convolutional cell ops are ReLU-Conv(bias=False)-BN(affine);
+``none``, ``skip_connect`` and ``avg_pool_3x3`` have no parameters. The parameter count is checked
+against the ``*_params_mb`` columns of NAS-Bench-201 in the tests.
 """
 
 from __future__ import annotations

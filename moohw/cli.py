@@ -1,0 +1,279 @@
+"""The ``moohw`` command line (typer + rich).
+
+Bad input (unknown algorithm, device, space or proxy, negative budget, unreadable CSV) exits with
+status 2 and one clear line on stderr, no traceback.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from moohw.accuracy import DEFAULT_ACCURACY
+from moohw.data import DataError, try_open_data
+
+app = typer.Typer(
+    help="moohw: hardware-aware NAS as multi-objective optimisation.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err = Console(stderr=True)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_DEVICE = "synthetic:0"
+DEFAULT_ALGO = "nsga2"
+
+DataOpt = Annotated[
+    Path | None,
+    typer.Option("--data", help="Benchmark data folder (default: $MOOHW_DATA or ../shared/data)."),
+]
+SpaceOpt = Annotated[str, typer.Option("--space", help="Search space: nb201 or fbnet.")]
+ProxyOpt = Annotated[str, typer.Option("--proxy", help="Accuracy proxy (see `moohw proxies`).")]
+AccOpt = Annotated[
+    str, typer.Option("--accuracy", help="Benchmark accuracy column used for scoring only.")
+]
+
+
+def friendly(fn: F) -> F:
+    """Turn expected user errors into one line on stderr and exit status 2."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (KeyError, ValueError, FileNotFoundError, DataError, NotImplementedError) as e:
+            msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
+            err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _split(value: str, cast: Callable[[str], Any] = str) -> list[Any]:
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise ValueError(f"expected a comma-separated list, got {value!r}")
+    try:
+        return [cast(v) for v in items]
+    except ValueError:
+        raise ValueError(f"bad list {value!r}: expected {cast.__name__} values") from None
+
+
+def _check_names(algos: list[str], space: str, proxy: str) -> None:
+    from moohw.algorithms import ALGORITHMS
+    from moohw.proxies import get_proxy
+    from moohw.spaces import get_space
+
+    for a in algos:
+        ALGORITHMS.get(a)
+    get_proxy(proxy, get_space(space))
+
+
+@app.command()
+@friendly
+def optimize(
+    algo: Annotated[str, typer.Option("--algo", help="Search algorithm.")] = DEFAULT_ALGO,
+    device: Annotated[str, typer.Option("--device", help="Target device name.")] = DEFAULT_DEVICE,
+    budget: Annotated[int, typer.Option("--budget", help="Target measurements K.")] = 50,
+    seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
+    space: SpaceOpt = "nb201",
+    proxy: ProxyOpt = "params",
+    data: DataOpt = None,
+    accuracy: AccOpt = DEFAULT_ACCURACY,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Output folder (default runs/<algo>-<device>-<seed>)."),
+    ] = None,
+) -> None:
+    """Search one device on a budget; write run.json, evaluations.csv and front.csv."""
+    from moohw.algorithms import search
+    from moohw.runs import write_run
+    from moohw.spaces import get_space
+
+    if budget < 0:
+        raise ValueError(f"--budget must be >= 0, got {budget}")
+    if seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {seed}")
+    _check_names([algo], space, proxy)
+    bench = try_open_data(data)
+    t0 = time.perf_counter()
+    with console.status(f"{algo} on {device}, budget {budget}…"):
+        r = search(
+            algo, device, budget, seed, space=space, proxy=proxy, data=bench, accuracy=accuracy
+        )
+    if out is None:
+        out = Path("runs") / re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{algo}-{device}-{seed}")
+    write_run(r, get_space(space), out)
+    wall = time.perf_counter() - t0
+    t = Table(title=f"moohw optimize → {out}", show_header=False)
+    t.add_row("algorithm / device", f"{algo} / {device} ({space}, proxy {proxy})")
+    t.add_row("target measurements", f"{r.n_target_measurements} of {budget}")
+    if r.restricted_to is not None:
+        t.add_row("restricted to", f"{r.restricted_to} covered architectures")
+    t.add_row("declared front", f"{len(r.front)} architectures")
+    for k in ("hv_ratio", "igd_plus", "ceiling_hv_ratio"):
+        if k in r.scores:
+            t.add_row(k, f"{r.scores[k]:.4f}")
+    if not r.scores:
+        t.add_row("score", "not scored (needs a tabular device and benchmark accuracy)")
+    t.add_row("wall time", f"{wall:.2f} s")
+    console.print(t)
+    ft = Table(title="declared front (fastest first)")
+    ft.add_column("arch")
+    ft.add_column(f"{proxy}", justify="right")
+    ft.add_column("latency ms", justify="right")
+    space_obj = get_space(space)
+    for x, f in list(zip(r.front_X, r.front_F))[:10]:
+        ft.add_row(space_obj.to_str(x)[0], f"{-f[0]:.4g}", f"{f[1]:.4g}")
+    if len(r.front) > 10:
+        ft.add_row(f"… {len(r.front) - 10} more in front.csv", "", "")
+    console.print(ft)
+
+
+@app.command()
+@friendly
+def compare(
+    algos: Annotated[
+        str, typer.Option("--algos", help="Comma-separated algorithms.")
+    ] = "random,nsga2",
+    devices: Annotated[
+        str, typer.Option("--devices", help="Comma-separated devices.")
+    ] = DEFAULT_DEVICE,
+    budgets: Annotated[
+        str, typer.Option("--budgets", help="Comma-separated budgets K.")
+    ] = "10,50",
+    seeds: Annotated[int, typer.Option("--seeds", help="Seeds 0..N-1 per cell.")] = 5,
+    space: SpaceOpt = "nb201",
+    proxy: ProxyOpt = "params",
+    data: DataOpt = None,
+    accuracy: AccOpt = DEFAULT_ACCURACY,
+    workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("runs/compare"),
+) -> None:
+    """Run algorithms x devices x budgets x seeds; write results.csv and summary.csv."""
+    from moohw.algorithms.grid import make_cells, run_grid, summarize, write_true_fronts
+    from moohw.devices import get_device
+    from moohw.spaces import get_space
+
+    algo_l = _split(algos)
+    dev_l = _split(devices)
+    bud_l = _split(budgets, int)
+    if any(b < 0 for b in bud_l):
+        raise ValueError(f"budgets must be >= 0, got {bud_l}")
+    if seeds < 1:
+        raise ValueError(f"--seeds must be >= 1, got {seeds}")
+    if workers < 1:
+        raise ValueError(f"--workers must be >= 1, got {workers}")
+    _check_names(algo_l, space, proxy)
+    bench = try_open_data(data)
+    for d in dev_l:  # fail fast on a bad device before launching the grid
+        get_device(d, get_space(space), bench)
+    cells = make_cells(algo_l, dev_l, bud_l, list(range(seeds)))
+    write_true_fronts(dev_l, out, space, bench, accuracy)
+    cols = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*cols, console=err, transient=True) as prog:
+        task = prog.add_task("runs", total=len(cells))
+        df = run_grid(
+            cells,
+            out,
+            space,
+            proxy,
+            bench,
+            accuracy,
+            workers,
+            on_done=lambda row: prog.advance(task),
+        )
+    summ = summarize(df)
+    summ.to_csv(out / "summary.csv", index=False)
+    t = Table(title=f"HV ratio, mean [95% CI] over {seeds} seeds → {out}/results.csv")
+    for c in ("device", "K", "algo", "hv_ratio"):
+        t.add_column(c)
+    for _, r in summ.iterrows():
+        val = (
+            "not scored"
+            if r["hv_ratio_mean"] != r["hv_ratio_mean"]
+            else f"{r['hv_ratio_mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        )
+        t.add_row(str(r["device"]), str(r["budget"]), str(r["algo"]), val)
+    console.print(t)
+
+
+@app.command()
+@friendly
+def plot(
+    run_dir: Annotated[Path, typer.Argument(help="A `moohw compare --out` folder.")],
+) -> None:
+    """Draw fronts per device and HV ratio vs budget as PNG into RUN_DIR."""
+    from moohw.plotting import plot_run_dir
+
+    for p in plot_run_dir(run_dir):
+        console.print(f"wrote {p}")
+
+
+@app.command()
+@friendly
+def devices(space: SpaceOpt = "nb201", data: DataOpt = None) -> None:
+    """List the devices usable here, and why the others are not."""
+    from moohw.devices import list_devices
+    from moohw.spaces import get_space
+
+    bench = try_open_data(data)
+    t = Table(title=f"devices for {space}" + ("" if bench else " (no benchmark data found)"))
+    for c in ("name", "kind", "available", "note"):
+        t.add_column(c)
+    for row in list_devices(get_space(space), bench):
+        t.add_row(row.name, row.kind, "yes" if row.available else "no", row.note)
+    console.print(t)
+
+
+@app.command()
+def algorithms() -> None:
+    """List the registered search algorithms."""
+    from moohw.algorithms import ALGORITHMS
+
+    t = Table(title="algorithms")
+    t.add_column("name")
+    t.add_column("description")
+    for n in ALGORITHMS.names():
+        t.add_row(n, ALGORITHMS.help(n))
+    console.print(t)
+
+
+@app.command()
+def spaces() -> None:
+    """List the search spaces."""
+    from moohw.spaces import SPACES, get_space
+
+    t = Table(title="search spaces")
+    for c in ("name", "variables", "size", "description"):
+        t.add_column(c)
+    for n in SPACES.names():
+        s = get_space(n)
+        t.add_row(n, str(s.n_var), f"{s.size:,}", SPACES.help(n))
+    console.print(t)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

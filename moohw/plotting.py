@@ -1,0 +1,131 @@
+"""Figures regenerated from stored run records: fronts per device and HV ratio vs budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+from moohw.metrics import mean_ci
+
+
+def _safe(device: str) -> str:
+    import re
+
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", device)
+
+
+def hv_vs_budget(results: pd.DataFrame, out: str | Path, metric: str = "hv_ratio") -> Path:
+    """One panel per device: mean ``metric`` vs budget per algorithm, with 95% intervals."""
+    devices = list(dict.fromkeys(results["device"]))
+    n = len(devices)
+    cols = min(3, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
+    for ax, dev in zip(axes.ravel(), devices):
+        sub = results[results["device"] == dev]
+        for algo, g in sub.groupby("algo", sort=False):
+            budgets = sorted(g["budget"].unique())
+            stats = [mean_ci(g[g["budget"] == b][metric].dropna().to_numpy()) for b in budgets]
+            m = np.array([s[0] for s in stats])
+            lo = np.array([s[1] for s in stats])
+            hi = np.array([s[2] for s in stats])
+            ax.plot(budgets, m, marker="o", label=str(algo))
+            ax.fill_between(budgets, lo, hi, alpha=0.2)
+        if (
+            "ceiling_hv_ratio" in sub
+            and metric == "hv_ratio"
+            and sub["ceiling_hv_ratio"].notna().any()
+        ):
+            ax.axhline(
+                float(sub["ceiling_hv_ratio"].iloc[0]),
+                color="grey",
+                ls="--",
+                lw=1,
+                label="proxy ceiling",
+            )
+        ax.set_title(dev, fontsize=10)
+        ax.set_xscale("log")
+        ax.set_xlabel("target measurements K")
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    axes.ravel()[0].legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def fronts(run_root: str | Path, results: pd.DataFrame, out: str | Path) -> Path:
+    """One panel per device: declared fronts of each algorithm (seed 0, largest budget).
+
+    The x-axis is latency (ms); the y-axis is true accuracy when the runs were scored, else the
+    proxy. The true front is drawn when ``true_fronts/<device>.csv`` exists.
+    """
+    root = Path(run_root)
+    devices = list(dict.fromkeys(results["device"]))
+    n = len(devices)
+    cols = min(3, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
+    for ax, dev in zip(axes.ravel(), devices):
+        sub = results[results["device"] == dev]
+        budget = int(sub["budget"].max())
+        seed = int(sub["seed"].min())
+        ylabel = "proxy"
+        true = root / "true_fronts" / f"{_safe(dev)}.csv"
+        if true.is_file():
+            tf = pd.read_csv(true)
+            ax.step(
+                tf["latency_ms"],
+                tf["accuracy"],
+                where="post",
+                color="black",
+                lw=1.2,
+                label="true front",
+            )
+            ylabel = "accuracy (%)"
+        for algo in dict.fromkeys(sub["algo"]):
+            d = root / "runs" / f"{algo}__{_safe(dev)}__{budget}__{seed}"
+            f = d / "front.csv"
+            if not f.is_file():
+                continue
+            fr = pd.read_csv(f)
+            y = "accuracy" if ("accuracy" in fr and ylabel != "proxy") else "proxy"
+            ax.plot(fr["latency_ms"], fr[y], marker="o", ms=4, lw=0.8, label=str(algo))
+        ax.set_title(f"{dev} (K={budget}, seed {seed})", fontsize=10)
+        ax.set_xlabel("latency (ms)")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    axes.ravel()[0].legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
+
+
+def plot_run_dir(run_root: str | Path) -> list[Path]:
+    """Draw every figure for a ``moohw compare`` output folder; returns the PNG paths."""
+    root = Path(run_root)
+    res = root / "results.csv"
+    if not res.is_file():
+        raise FileNotFoundError(f"{res} not found; run `moohw compare --out {root}` first")
+    df = pd.read_csv(res)
+    if df.empty:
+        raise ValueError(f"{res} has no rows")
+    made = []
+    if df["hv_ratio"].notna().any():
+        made.append(hv_vs_budget(df, root / "hv_vs_budget.png"))
+    made.append(fronts(root, df, root / "fronts.png"))
+    return made

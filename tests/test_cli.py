@@ -1,0 +1,129 @@
+import json
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from moohw.cli import app
+
+runner = CliRunner()
+
+
+def test_optimize_without_data_writes_records(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no ../shared/data: must still work
+    monkeypatch.delenv("MOOHW_DATA", raising=False)
+    res = runner.invoke(app, ["optimize", "--budget", "20", "--seed", "1", "--out", "o"])
+    assert res.exit_code == 0, res.output
+    rec = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert rec["n_target_measurements"] == 20 and rec["algo"] == "nsga2"
+    assert rec["device"] == "synthetic:0" and "hv_ratio" not in rec
+    ev = pd.read_csv(tmp_path / "o" / "evaluations.csv")
+    assert list(ev.columns) == ["arch_str", "kind", "latency_ms", "proxy", "cost_s"]
+    assert (ev["kind"] == "target").sum() == 20
+    fr = pd.read_csv(tmp_path / "o" / "front.csv")
+    assert len(fr) == rec["n_front"] and set(fr["arch_str"]) <= set(ev["arch_str"])
+
+
+def test_optimize_tabular_is_scored(tmp_path, data):
+    out = tmp_path / "o"
+    res = runner.invoke(
+        app,
+        [
+            "optimize",
+            "--device",
+            "hwnasbench:edgegpu",
+            "--budget",
+            "30",
+            "--data",
+            str(data.root),
+            "--out",
+            str(out),
+        ],
+    )
+    assert res.exit_code == 0, res.output
+    rec = json.loads((out / "run.json").read_text())
+    assert 0 < rec["hv_ratio"] <= 1 and rec["igd_plus"] >= 0 and 0 < rec["ceiling_hv_ratio"] <= 1
+    assert 12_000 < rec["restricted_to_covered"] < 15_625
+
+
+@pytest.mark.parametrize(
+    "args,msg",
+    [
+        (["optimize", "--algo", "nope"], "unknown algorithm 'nope'"),
+        (["optimize", "--device", "gpu:9"], "unknown device kind 'gpu'"),
+        (["optimize", "--space", "darts"], "unknown space 'darts'"),
+        (["optimize", "--budget", "-1"], "--budget must be >= 0"),
+        (["optimize", "--proxy", "vibes"], "unknown proxy 'vibes'"),
+        (["optimize", "--device", "csv:missing.csv"], "does not exist"),
+        (["compare", "--budgets", "10,x"], "expected int"),
+    ],
+)
+def test_bad_input_one_line_exit_2(args, msg, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, args)
+    assert res.exit_code == 2
+    assert msg in res.output and "Traceback" not in res.output
+
+
+def test_unreadable_csv_device(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.csv").write_bytes(b"\x00\xff\xfe garbage")
+    res = runner.invoke(app, ["optimize", "--device", "csv:bad.csv"])
+    assert res.exit_code == 2 and "error:" in res.output
+
+
+def test_compare_then_plot(tmp_path, data):
+    out = tmp_path / "cmp"
+    args = [
+        "compare",
+        "--algos",
+        "random,nsga2",
+        "--devices",
+        "help:fpga,synthetic:2",
+        "--budgets",
+        "10,20",
+        "--seeds",
+        "2",
+        "--data",
+        str(data.root),
+        "--out",
+        str(out),
+    ]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    df = pd.read_csv(out / "results.csv")
+    assert len(df) == 2 * 2 * 2 * 2
+    for col in (
+        "algo",
+        "device",
+        "budget",
+        "seed",
+        "hv_ratio",
+        "igd_plus",
+        "n_target_measurements",
+        "wall_time_s",
+    ):
+        assert col in df.columns
+    assert (df["n_target_measurements"] == df["budget"]).all()
+    assert pd.read_csv(out / "summary.csv").shape[0] == 2 * 2 * 2
+    mtime = (out / "results.csv").stat().st_mtime_ns
+    res2 = runner.invoke(app, args)  # resumable: nothing reruns, same rows
+    assert res2.exit_code == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out / "results.csv"), df)
+    assert (out / "results.csv").stat().st_mtime_ns >= mtime
+    res3 = runner.invoke(app, ["plot", str(out)])
+    assert res3.exit_code == 0, res3.output
+    for png in ("hv_vs_budget.png", "fronts.png"):
+        assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_plot_missing_dir_is_clean_error(tmp_path):
+    res = runner.invoke(app, ["plot", str(tmp_path / "nothing")])
+    assert res.exit_code == 2 and "results.csv" in res.output
+
+
+def test_listing_commands(data):
+    res = runner.invoke(app, ["devices", "--data", str(data.root)])
+    assert res.exit_code == 0 and "help:pixel3" in res.output
+    assert "nsga2" in runner.invoke(app, ["algorithms"]).output
+    assert "15,625" in runner.invoke(app, ["spaces"]).output
