@@ -51,6 +51,9 @@ def hv_vs_budget(results: pd.DataFrame, out: str | Path, metric: str = "hv_ratio
             )
         ax.set_title(dev, fontsize=10)
         ax.set_xscale("log")
+        ticks = sorted(sub["budget"].unique())
+        ax.set_xticks(ticks, [str(t) for t in ticks])
+        ax.minorticks_off()
         ax.set_xlabel("target measurements K")
         ax.set_ylabel(metric.replace("_", " "))
         ax.grid(alpha=0.3)
@@ -100,7 +103,11 @@ def fronts(run_root: str | Path, results: pd.DataFrame, out: str | Path) -> Path
                 continue
             fr = pd.read_csv(f)
             y = "accuracy" if ("accuracy" in fr and ylabel != "proxy") else "proxy"
-            ax.plot(fr["latency_ms"], fr[y], marker="o", ms=4, lw=0.8, label=str(algo))
+            # Declared fronts are non-dominated in (proxy, latency), not in true accuracy: draw
+            # markers only, a connecting line would suggest an order that does not exist.
+            ax.plot(
+                fr["latency_ms"], fr[y], ls="none", marker="o", ms=4, alpha=0.8, label=str(algo)
+            )
         ax.set_title(f"{dev} (K={budget}, seed {seed})", fontsize=10)
         ax.set_xlabel("latency (ms)")
         ax.set_ylabel(ylabel)

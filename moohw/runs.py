@@ -55,6 +55,8 @@ class Ledger:
         self._archs: list[np.ndarray] = []
         self.queries: list[Query] = []
         self.n_reused = 0
+        self.n_taken = 0  # real measurements (a live device's store misses)
+        self.n_from_store = 0  # paid architectures a live device read from its store
         self.cheap_queries: dict[str, int] = {}
         self.cheap_cost_s: dict[str, float] = {}
 
@@ -92,8 +94,15 @@ class Ledger:
             )
         if new:
             rows = np.array(list(new.values()))
+            before = _measurement_counts(self.device)
             lat_new = self.device.latency_ms(X[rows])
-            for (k, i), v in zip(new.items(), lat_new.tolist()):
+            after = _measurement_counts(self.device)
+            if before is None or after is None:
+                self.n_taken += len(new)
+            else:
+                self.n_taken += after[0] - before[0]
+                self.n_from_store += after[1] - before[1]
+            for (k, i), v in zip(new.items(), lat_new.tolist(), strict=True):
                 self._measured[k] = v
                 self._archs.append(X[i].copy())
         out = np.array([self._measured[k] for k in keys], dtype=np.float64)
@@ -129,6 +138,12 @@ class Ledger:
         return X, np.array(list(self._measured.values()), dtype=np.float64)
 
 
+def _measurement_counts(device: Device) -> tuple[int, int] | None:
+    """``(taken, reused)`` counters of a live device (one with a store), else ``None``."""
+    counts = getattr(device, "measurement_counts", None)
+    return counts() if callable(counts) else None
+
+
 @dataclass(frozen=True)
 class RunResult:
     """The outcome of one search run (2-D ``F`` always).
@@ -157,6 +172,10 @@ class RunResult:
     options: dict[str, Any] = field(default_factory=dict)
     restricted_to: int | None = None  # number of covered candidates when the device is partial
     scores: dict[str, float] = field(default_factory=dict)
+    # Live devices: real measurements taken vs paid architectures read from the store (a resumed
+    # run). None: every target measurement was taken (tabular/synthetic devices).
+    measurements_taken: int | None = None
+    measurements_from_store: int | None = None
 
     @property
     def front_X(self) -> np.ndarray:
@@ -177,22 +196,17 @@ def declared_front(F: np.ndarray) -> np.ndarray:
 
 def versions() -> dict[str, str]:
     """Versions of the libraries that matter for reproducing a run."""
-    import moocore
-    import pymoo
-    import scipy
-    import torch
+    from importlib.metadata import PackageNotFoundError, version
 
     from moohw import __version__
 
-    return {
-        "moohw": __version__,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "scipy": scipy.__version__,
-        "pymoo": pymoo.__version__,
-        "moocore": getattr(moocore, "__version__", "unknown"),
-        "torch": torch.__version__,
-    }
+    out = {"moohw": __version__, "python": platform.python_version()}
+    for pkg in ("numpy", "scipy", "pymoo", "moocore", "torch", "botorch"):
+        try:  # read the metadata: importing torch just to print its version costs seconds
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = "not installed"
+    return out
 
 
 def write_run(result: RunResult, space: SearchSpace, out: str | Path) -> Path:
@@ -208,7 +222,14 @@ def write_run(result: RunResult, space: SearchSpace, out: str | Path) -> Path:
         "budget": result.budget,
         "options": result.options,
         "n_target_measurements": result.n_target_measurements,
-        "measurements_reused": result.n_reused,
+        # taken + from_store == n_target_measurements; reused = in-run repeats + store hits
+        "measurements_taken": (
+            result.n_target_measurements
+            if result.measurements_taken is None
+            else result.measurements_taken
+        ),
+        "measurements_from_store": result.measurements_from_store or 0,
+        "measurements_reused": result.n_reused + (result.measurements_from_store or 0),
         "cheap_queries": result.cheap_queries,
         "cheap_cost_s": result.cheap_cost_s,
         "wall_time_s": result.wall_time_s,
