@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 from moohw.algorithms.base import BudgetTermination
 from moohw.algorithms.nsga2 import BudgetedNSGA2, default_pop_size
+from moohw.algorithms.oneproxy import OneProxy
 from moohw.algorithms.random import RandomSearch
 from moohw.problems import HWNASProblem
 from pymoo.core.algorithm import Algorithm
@@ -19,6 +20,7 @@ from pymoo.optimize import minimize
 from moohw.accuracy import DEFAULT_ACCURACY, BenchmarkAccuracy
 from moohw.data import BenchmarkData
 from moohw.devices import Device, get_device
+from moohw.knowledge import check_no_leak, default_knowledge
 from moohw.metrics import Scorer
 from moohw.proxies import get_proxy
 from moohw.registry import Registry
@@ -39,6 +41,15 @@ def _nsga2(budget: int | None, **options: Any) -> Algorithm:
     options.setdefault("pop_size", default_pop_size(budget))
     options.setdefault("n_offsprings", max(2, options["pop_size"] // 2))
     return BudgetedNSGA2(**options)
+
+
+@ALGORITHMS.register("oneproxy", "one proxy device: reuse a knowledge device's Pareto set")
+def _oneproxy(budget: int | None, **options: Any) -> Algorithm:
+    return OneProxy(**options)
+
+
+#: Algorithms whose ``knowledge`` option (knowledge devices) :func:`search` fills in.
+NEEDS_KNOWLEDGE = frozenset({"oneproxy"})
 
 
 def run_algorithm(
@@ -66,15 +77,23 @@ def run_algorithm(
         raise ValueError("problem has already measured architectures; build a fresh one")
     opts = dict(options or {})
     make = factory or ALGORITHMS.get(algo)
+    record_opts = {k: ([d.name for d in v] if k == "knowledge" else v) for k, v in opts.items()}
     budget = problem.ledger.budget
     algorithm = make(budget, **opts)
     t0 = time.perf_counter()
     if budget is None or budget > 0:
-        minimize(problem, algorithm, termination=BudgetTermination(problem), seed=int(seed))
+        minimize(
+            problem,
+            algorithm,
+            termination=BudgetTermination(),
+            seed=int(seed),
+            copy_algorithm=False,  # keep what the algorithm learned (info) and skip a deepcopy
+        )
     wall = time.perf_counter() - t0
     X, lat = problem.ledger.measured()
     proxy = problem.proxy.score(X) if len(X) else np.zeros(0)
     F = np.column_stack([-proxy, lat]) if len(X) else np.zeros((0, 2))
+    info = getattr(algorithm, "info", {})
     return RunResult(
         algo=algo,
         device=problem.device.name,
@@ -91,8 +110,9 @@ def run_algorithm(
         cheap_cost_s=dict(problem.ledger.cheap_cost_s),
         wall_time_s=wall,
         queries=list(problem.ledger.queries),
-        options=opts,
+        options=record_opts,
         restricted_to=problem.n_candidates if problem.restricted else None,
+        info=dict(info) if isinstance(info, dict) else {},
     )
 
 
@@ -159,7 +179,12 @@ def search(
     dev = _cached_device(device, space, data)
     prox = get_proxy(proxy, sp, dataset)
     problem = HWNASProblem(sp, dev, prox, budget)
-    result = run_algorithm(algo, problem, seed, options)
+    opts = dict(options or {})
+    if algo in NEEDS_KNOWLEDGE:
+        names = opts.get("knowledge") or default_knowledge(space, data, device)
+        check_no_leak(device, names)
+        opts["knowledge"] = [_cached_device(n, space, data) for n in names]
+    result = run_algorithm(algo, problem, seed, opts)
     if accuracy and data is not None and dev.exact and space == "nb201":
         acc = _cached_accuracy(space, data, accuracy)
         result = replace(result, scores=score_run(result, dev, acc))

@@ -12,14 +12,17 @@ from pymoo.core.termination import Termination
 
 
 class BudgetTermination(Termination):
-    """Stops when the problem's ledger has spent its budget of target measurements."""
+    """Stops when the algorithm's problem has spent its budget of target measurements.
 
-    def __init__(self, problem: HWNASProblem) -> None:
-        super().__init__()
-        self.problem = problem
+    It reads the ledger through ``algorithm.problem`` rather than holding the problem, so pymoo
+    can copy it cheaply.
+    """
 
     def _update(self, algorithm: object) -> float:
-        led = self.problem.ledger
+        problem = getattr(algorithm, "problem", None)
+        if not isinstance(problem, HWNASProblem):
+            raise TypeError("BudgetTermination needs an HWNASProblem")
+        led = problem.ledger
         if led.budget is None or led.budget == 0:
             return 1.0
         return led.n_target_measurements / led.budget

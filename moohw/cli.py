@@ -13,6 +13,7 @@ from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import numpy as np
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -241,6 +242,86 @@ def devices(space: SpaceOpt = "nb201", data: DataOpt = None) -> None:
     for row in list_devices(get_space(space), bench):
         t.add_row(row.name, row.kind, "yes" if row.available else "no", row.note)
     console.print(t)
+
+
+@app.command()
+@friendly
+def monotonicity(
+    devices: Annotated[
+        str | None,
+        typer.Option("--devices", help="Comma-separated devices (default: every table here)."),
+    ] = None,
+    space: SpaceOpt = "nb201",
+    data: DataOpt = None,
+    method: Annotated[str, typer.Option("--method", help="spearman or kendall.")] = "spearman",
+    target: Annotated[
+        str | None,
+        typer.Option("--target", help="Recommend a proxy for this device among the others."),
+    ] = None,
+    probes: Annotated[
+        int, typer.Option("--probes", help="Target probes for the recommendation (0 = all).")
+    ] = 10,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for the probes.")] = 0,
+    out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("runs/monotonicity"),
+) -> None:
+    """Device x device latency rank correlation, clustered heatmap, proxy recommendation."""
+    import pandas as pd
+
+    from moohw.devices import get_device, list_devices
+    from moohw.metrics import monotonicity_matrix
+    from moohw.monotonicity import collect_latencies, recommend_proxy
+    from moohw.plotting import monotonicity_heatmap
+    from moohw.rng import as_generator
+    from moohw.spaces import get_space
+
+    sp = get_space(space)
+    bench = try_open_data(data)
+    if devices:
+        names = _split(devices)
+    else:
+        names = [
+            r.name
+            for r in list_devices(sp, bench)
+            if r.available and r.name.startswith(("help:", "hwnasbench:"))
+        ]
+    if target and target not in names:
+        names.append(target)
+    if len(names) < 2:
+        raise ValueError("need at least two devices with tables (pass --data DIR or --devices)")
+    with console.status(f"latency of {len(names)} devices over {sp.name}…"):
+        X, lat = collect_latencies(sp, names, bench)
+        names_m, M = monotonicity_matrix(lat, method)
+    out.mkdir(parents=True, exist_ok=True)
+    pd.DataFrame(M, index=names_m, columns=names_m).to_csv(out / f"{method}.csv")
+    png = monotonicity_heatmap(
+        names_m,
+        M,
+        out / f"{method}_{sp.name}.png",
+        title=f"{method} latency monotonicity, {sp.name}",
+    )
+    off = M[np.triu_indices(len(M), 1)]
+    console.print(
+        f"{len(names_m)} devices over {len(X)} architectures; median pairwise "
+        f"{method} {np.nanmedian(off):.3f} (5th percentile {np.nanpercentile(off, 5):.3f})"
+    )
+    console.print(f"wrote {out / f'{method}.csv'} and {png}")
+    if target:
+        tdev = get_device(target, sp, bench)
+        knowledge = [get_device(n, sp, bench) for n in names_m if n != target]
+        cov = tdev.coverage()
+        pool = X if cov is None else cov
+        if probes > 0:
+            rng = as_generator(seed)
+            pool = pool[rng.choice(len(pool), size=min(probes, len(pool)), replace=False)]
+        ranked = recommend_proxy(tdev.latency_ms(pool), pool, knowledge)
+        t = Table(title=f"proxy for {target} ({'all' if probes == 0 else probes} probes)")
+        t.add_column("device")
+        t.add_column("Spearman on probes", justify="right")
+        t.add_column("Spearman, whole space", justify="right")
+        full = dict(zip(names_m, M[names_m.index(target)]))
+        for name, rho in ranked[:5]:
+            t.add_row(name, f"{rho:.3f}", f"{full[name]:.3f}")
+        console.print(t)
 
 
 @app.command()

@@ -126,3 +126,32 @@ class Scorer:
         G = np.column_stack([-np.asarray(proxy, float), self.F_all[:, 1]])
         mask = non_dominated(G)
         return self.score(-self.F_all[mask, 0], self.F_all[mask, 1])
+
+
+def monotonicity_matrix(
+    latencies: dict[str, np.ndarray], method: str = "spearman"
+) -> tuple[list[str], np.ndarray]:
+    """Pairwise latency monotonicity (rank correlation) between devices.
+
+    Lu et al. (SIGMETRICS 2022) call devices *monotone* when architectures rank alike on both;
+    Pareto sets transfer between highly monotone devices.
+
+    Args:
+        latencies: Device name → ``(N,)`` latency over the same N architectures; NaN marks an
+            architecture a device does not cover (pairs use their common coverage).
+        method: ``spearman`` or ``kendall``.
+
+    Returns:
+        Device names and the symmetric ``(d, d)`` correlation matrix.
+    """
+    if method not in ("spearman", "kendall"):
+        raise ValueError(f"method must be spearman or kendall, got {method!r}")
+    names = list(latencies)
+    corr = spearman if method == "spearman" else kendall
+    M = np.eye(len(names))
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            a, b = latencies[names[i]], latencies[names[j]]
+            ok = np.isfinite(a) & np.isfinite(b)
+            M[i, j] = M[j, i] = corr(a[ok], b[ok]) if ok.sum() > 2 else np.nan
+    return names, M

@@ -136,3 +136,43 @@ def plot_run_dir(run_root: str | Path) -> list[Path]:
         made.append(hv_vs_budget(df, root / "hv_vs_budget.png"))
     made.append(fronts(root, df, root / "fronts.png"))
     return made
+
+
+def monotonicity_heatmap(
+    names: list[str], M: np.ndarray, out: str | Path, title: str = "latency monotonicity"
+) -> Path:
+    """Clustered heatmap of a device × device rank-correlation matrix (average linkage)."""
+    from scipy.cluster.hierarchy import leaves_list, linkage
+    from scipy.spatial.distance import squareform
+
+    D = 1.0 - np.nan_to_num(M, nan=0.0)
+    np.fill_diagonal(D, 0.0)
+    D = (D + D.T) / 2
+    order = leaves_list(linkage(squareform(D, checks=False), method="average"))
+    Mo = M[np.ix_(order, order)]
+    labels = [names[i] for i in order]
+    n = len(names)
+    fig, ax = plt.subplots(figsize=(0.32 * n + 3, 0.32 * n + 2.2))
+    im = ax.imshow(Mo, vmin=min(0.0, float(np.nanmin(Mo))), vmax=1.0, cmap="viridis")
+    ax.set_xticks(range(n), labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(n), labels, fontsize=7)
+    if n <= 30:
+        for i in range(n):
+            for j in range(n):
+                if np.isfinite(Mo[i, j]):
+                    ax.text(
+                        j,
+                        i,
+                        f"{Mo[i, j]:.2f}".lstrip("0"),
+                        ha="center",
+                        va="center",
+                        fontsize=5,
+                        color="white" if Mo[i, j] < 0.6 else "black",
+                    )
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="rank correlation")
+    ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=130)
+    plt.close(fig)
+    return out

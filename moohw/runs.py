@@ -176,6 +176,7 @@ class RunResult:
     # run). None: every target measurement was taken (tabular/synthetic devices).
     measurements_taken: int | None = None
     measurements_from_store: int | None = None
+    info: dict[str, Any] = field(default_factory=dict)  # what the algorithm decided (JSON-ready)
 
     @property
     def front_X(self) -> np.ndarray:
@@ -235,6 +236,7 @@ def write_run(result: RunResult, space: SearchSpace, out: str | Path) -> Path:
         "wall_time_s": result.wall_time_s,
         "restricted_to_covered": result.restricted_to,
         "n_front": len(result.front),
+        "info": result.info,
         "versions": versions(),
         **result.scores,
     }

@@ -94,10 +94,14 @@ class AdaProxy(LatencyPredictor):
         space: SearchSpace,
         proxy: str | None = None,
         lams: Sequence[float] = (1e-3, 1e-2, 1e-1, 1.0, 10.0, 100.0),
+        correction: str = "feature",
     ) -> None:
         super().__init__(space)
+        if correction not in ("feature", "choice"):
+            raise ValueError(f"correction must be 'feature' or 'choice', got {correction!r}")
         self.proxy = proxy
         self.lams = tuple(lams)
+        self.correction = correction
 
     def _fit(self, knowledge: Knowledge, X: np.ndarray, y_ms: np.ndarray, seed: SeedLike) -> None:
         if not knowledge:
@@ -108,9 +112,12 @@ class AdaProxy(LatencyPredictor):
         d = knowledge[name]
         self.proxy_ = name
         self.w_p_ = proxy_weights(self.space, d.X, d.latency_ms)
-        Z = one_hot(self.space, X) * self.w_p_[None, :]
-        self.lam_ = self._choose_lam(Z, y_ms)
-        self.sol_ = _ada_solve(Z, y_ms, self.lam_)
+        # Work in units of the target's latency spread so that lam means the same on a 0.01 ms
+        # accelerator and a 100 ms phone (the paper's lam is tied to its device's units).
+        self.unit_ = float(np.std(y_ms)) or 1.0
+        Z = self._design(X)
+        self.lam_ = self._choose_lam(Z, y_ms / self.unit_)
+        self.sol_ = _ada_solve(Z, y_ms / self.unit_, self.lam_)
 
     def _choose_lam(self, Z: np.ndarray, y: np.ndarray) -> float:
         if len(y) < 3:
@@ -130,13 +137,22 @@ class AdaProxy(LatencyPredictor):
         return sol[0] * Z.sum(axis=1) + Z @ sol[1:-1] + sol[-1]
 
     def _predict(self, X: np.ndarray) -> np.ndarray:
-        Z = one_hot(self.space, X) * self.w_p_[None, :]
-        return self._apply(Z, self.sol_)
+        return self._apply(self._design(X), self.sol_) * self.unit_
+
+    def _design(self, X: np.ndarray) -> np.ndarray:
+        """Proxy-weighted features; with ``correction='choice'`` one column per choice id.
+
+        Pooling the per-feature correction over variables that share a choice (an op on any
+        edge) leaves 5 corrections instead of 30 on NB201, which a handful of samples can fit.
+        """
+        Z = one_hot(self.space, X) * self.w_p_[None, :] / self.unit_
+        if self.correction == "feature":
+            return Z
+        choice = np.concatenate([np.arange(k) for k in self.space.n_choices])
+        return np.stack([Z[:, choice == c].sum(axis=1) for c in range(choice.max() + 1)], 1)
 
 
-def pick_proxy(
-    space: SearchSpace, knowledge: Knowledge, X: np.ndarray, y_ms: np.ndarray
-) -> str:
+def pick_proxy(space: SearchSpace, knowledge: Knowledge, X: np.ndarray, y_ms: np.ndarray) -> str:
     """The knowledge device whose latency ranks the target samples best (Spearman).
 
     Knowledge devices that do not cover every sample are skipped.

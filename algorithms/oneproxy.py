@@ -1,0 +1,164 @@
+"""One proxy device: reuse a knowledge device's Pareto set on the target, adapting when needed.
+
+Lu et al., "One Proxy Device Is Enough for Hardware-Aware NAS" (SIGMETRICS 2022): latency
+rankings are often monotone across devices, so the Pareto set found on a proxy device can be
+measured on a new target with no new search; when monotonicity is weak, an AdaProxy-adapted
+linear model of the proxy restores the ranking.
+
+Budget use (DESIGN.md): the first ``n_probes`` target measurements are random architectures that
+choose the proxy among *knowledge* devices only (highest Spearman ρ between the probes' measured
+latency and the device's latency). The proxy's (accuracy proxy, latency) Pareto layers over the
+whole space are cheap queries. The remaining budget measures those layers in order, each spread
+evenly along its front. When the probes show ρ below ``threshold``, the proxy's latency is
+replaced by AdaProxy's prediction fitted on the probes before ranking. moohw pools AdaProxy's
+per-feature correction over edges by default (``correction="choice"``): on the 41 weakly monotone
+ND pairs with 10 target samples it lifts whole-space Spearman from 0.775 to 0.941 on average,
+where the paper's per-feature correction reaches only 0.787 (benchmarks/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from moohw.problems import HWNASProblem
+from pymoo.core.algorithm import Algorithm
+from pymoo.core.population import Population
+from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+from moohw.devices import Device
+from moohw.metrics import spearman
+from moohw.predictors import AdaProxy, DeviceData
+
+
+def default_probes(budget: int | None) -> int:
+    """Probe count for a budget: a quarter of it within [3, 10]."""
+    return 10 if budget is None else int(np.clip(budget // 4, 3, 10))
+
+
+def spread(order_key: np.ndarray, n: int) -> np.ndarray:
+    """Indices of ``n`` points spread evenly along a front sorted by ``order_key`` (ends kept)."""
+    idx = np.argsort(order_key, kind="stable")
+    if n >= len(idx):
+        return idx
+    pick = np.unique(np.round(np.linspace(0, len(idx) - 1, n)).astype(int))
+    return idx[pick]
+
+
+class OneProxy(Algorithm):
+    """Reuse a knowledge device's Pareto set on the target (pymoo Algorithm).
+
+    Args:
+        knowledge: Knowledge devices (never the target) covering every candidate.
+        n_probes: Random target probes used to choose the proxy (``None``: ``K // 4`` in [3, 10]).
+        threshold: Adapt the proxy with AdaProxy when the probes' Spearman ρ is below it.
+        adapt: Allow adaptation at all.
+        correction: AdaProxy's correction: ``choice`` (moohw's default: one correction per op,
+            pooled over edges; 5 parameters on NB201) or ``feature`` (the paper's: one per
+            (edge, op) feature, 30 parameters, which 10 samples cannot fit).
+        batch_size: Architectures measured per iteration after the probes.
+    """
+
+    def __init__(
+        self,
+        knowledge: Sequence[Device],
+        n_probes: int | None = None,
+        threshold: float = 0.9,
+        adapt: bool = True,
+        correction: str = "choice",
+        batch_size: int = 10,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not knowledge:
+            raise ValueError("oneproxy needs at least one knowledge device")
+        self.knowledge = list(knowledge)
+        self.n_probes = n_probes
+        self.threshold = threshold
+        self.adapt = adapt
+        self.correction = correction
+        self.batch_size = batch_size
+        self.info: dict[str, Any] = {}
+        self._queue = np.zeros((0, 0), dtype=np.int64)
+
+    def _setup(self, problem: HWNASProblem, **kwargs: Any) -> None:  # type: ignore[override]
+        names = {d.name for d in self.knowledge}
+        if problem.device.name in names:
+            raise ValueError(f"target {problem.device.name} must not be a knowledge device")
+        for d in self.knowledge:
+            if d.space != problem.space:
+                raise ValueError(f"knowledge device {d.name} is for space {d.space.name}")
+
+    def _initialize_infill(self) -> Population:
+        problem: HWNASProblem = self.problem
+        rem = problem.ledger.remaining
+        n = default_probes(problem.ledger.budget) if self.n_probes is None else self.n_probes
+        n = n if rem is None else min(n, rem)
+        return Population.new(X=problem.sample(n, self.random_state))
+
+    def _initialize_advance(self, infills: Population | None = None, **kwargs: Any) -> None:
+        self.pop = infills
+        self._plan()
+
+    def _plan(self) -> None:
+        problem: HWNASProblem = self.problem
+        Xp, yp = problem.ledger.measured()
+        cand = problem.candidates()
+        usable = [d for d in self.knowledge if d.covers(cand).all()]
+        if not usable:
+            raise ValueError("no knowledge device covers every candidate architecture")
+        rhos = {}
+        for d in usable:
+            rho = spearman(d.latency_ms(Xp), yp) if len(yp) > 2 else 0.0
+            rhos[d.name] = rho if np.isfinite(rho) else -1.0
+        proxy = max(usable, key=lambda d: rhos[d.name])
+        lat = proxy.latency_ms(cand)
+        problem.ledger.count_cheap("proxy_device", len(cand), 0.0)
+        adapted = bool(self.adapt and rhos[proxy.name] < self.threshold and len(yp) >= 3)
+        if adapted:
+            model = AdaProxy(problem.space, proxy=proxy.name, correction=self.correction)
+            model.fit({proxy.name: DeviceData(cand, lat)}, Xp, yp)
+            lat = model.predict(cand)
+            problem.ledger.count_cheap("predictor", len(cand), 0.0)
+        score = problem.proxy.score(cand)
+        problem.ledger.count_cheap("proxy", len(cand), problem.proxy.cost_s)
+        F = np.column_stack([-score, lat])
+        measured = problem.ledger.is_measured(cand)
+        rem = problem.ledger.remaining
+        budget_left = len(cand) if rem is None else rem
+        queue: list[np.ndarray] = []
+        for layer in NonDominatedSorting().do(F[~measured]):
+            if budget_left <= 0:
+                break
+            idx = np.flatnonzero(~measured)[layer]
+            # One architecture per distinct objective vector first; clones only if budget allows.
+            _, first = np.unique(F[idx], axis=0, return_index=True)
+            distinct = idx[np.sort(first)]
+            take = distinct[spread(F[distinct, 1], budget_left)]
+            queue.append(cand[take])
+            budget_left -= len(take)
+        self._queue = np.vstack(queue) if queue else np.zeros((0, problem.n_var), np.int64)
+        self.info = {
+            "proxy_device": proxy.name,
+            "probe_spearman": rhos[proxy.name],
+            "probe_spearman_all": rhos,
+            "adapted": adapted,
+        }
+
+    def _infill(self) -> Population | None:
+        problem: HWNASProblem = self.problem
+        rem = problem.ledger.remaining
+        n = self.batch_size if rem is None else min(self.batch_size, rem)
+        X, self._queue = self._queue[:n], self._queue[n:]
+        if len(X) < n:  # the proxy's layers ran out: fill with random unmeasured candidates
+            extra = problem.sample(n - len(X), self.random_state, exclude=X)
+            X = np.vstack([X, extra]) if len(extra) else X
+        if len(X) == 0:
+            self.termination.force_termination = True
+            return None
+        return Population.new(X=X)
+
+    def _advance(self, infills: Population | None = None, **kwargs: Any) -> None:
+        if infills is not None and len(infills):
+            self.pop = Population.merge(self.pop, infills)
