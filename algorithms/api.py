@@ -58,6 +58,7 @@ def run_algorithm(
     seed: int = 0,
     options: dict[str, Any] | None = None,
     factory: Callable[..., Algorithm] | None = None,
+    data: BenchmarkData | None = None,
 ) -> RunResult:
     """Run a registered algorithm on ``problem`` until its budget is spent.
 
@@ -67,6 +68,8 @@ def run_algorithm(
         seed: Non-negative integer seed (threaded into pymoo's ``random_state``).
         options: Algorithm keyword options.
         factory: Use this factory instead of the registry's (for experiments).
+        data: Benchmark data, used to build default knowledge devices (the ND/FD train split)
+            for methods that learn from other devices; without it, synthetic knowledge devices.
 
     Returns:
         The run's measured set, declared front and accounting (2-D ``F``).
@@ -77,6 +80,15 @@ def run_algorithm(
         raise ValueError("problem has already measured architectures; build a fresh one")
     opts = dict(options or {})
     make = factory or ALGORITHMS.get(algo)
+    if algo in NEEDS_KNOWLEDGE:
+        target = problem.device.name
+        names = opts.get("knowledge") or default_knowledge(problem.space.name, data, target)
+        devs = [
+            n if isinstance(n, Device) else _cached_device(n, problem.space.name, data)
+            for n in names
+        ]
+        check_no_leak(target, [d.name for d in devs])
+        opts["knowledge"] = devs
     record_opts = {k: ([d.name for d in v] if k == "knowledge" else v) for k, v in opts.items()}
     budget = problem.ledger.budget
     algorithm = make(budget, **opts)
@@ -113,6 +125,8 @@ def run_algorithm(
         options=record_opts,
         restricted_to=problem.n_candidates if problem.restricted else None,
         info=dict(info) if isinstance(info, dict) else {},
+        measurements_taken=problem.ledger.n_taken,
+        measurements_from_store=problem.ledger.n_from_store,
     )
 
 
@@ -139,8 +153,19 @@ def score_run(result: RunResult, device: Device, accuracy: BenchmarkAccuracy) ->
     return {"hv_ratio": s.hv_ratio, "igd_plus": s.igd_plus, "ceiling_hv_ratio": ceiling}
 
 
-@lru_cache(maxsize=32)
+LIVE_KINDS = ("local:", "ray:")
+
+
 def _cached_device(name: str, space: str, data: BenchmarkData | None) -> Device:
+    # Tables are cached (compare runs many seeds on one device); live devices are built fresh so
+    # they pick up the current measurement store.
+    if name.startswith(LIVE_KINDS):
+        return get_device(name, get_space(space), data)
+    return _cached_table_device(name, space, data)
+
+
+@lru_cache(maxsize=32)
+def _cached_table_device(name: str, space: str, data: BenchmarkData | None) -> Device:
     return get_device(name, get_space(space), data)
 
 
@@ -179,12 +204,7 @@ def search(
     dev = _cached_device(device, space, data)
     prox = get_proxy(proxy, sp, dataset)
     problem = HWNASProblem(sp, dev, prox, budget)
-    opts = dict(options or {})
-    if algo in NEEDS_KNOWLEDGE:
-        names = opts.get("knowledge") or default_knowledge(space, data, device)
-        check_no_leak(device, names)
-        opts["knowledge"] = [_cached_device(n, space, data) for n in names]
-    result = run_algorithm(algo, problem, seed, opts)
+    result = run_algorithm(algo, problem, seed, options, data=data)
     if accuracy and data is not None and dev.exact and space == "nb201":
         acc = _cached_accuracy(space, data, accuracy)
         result = replace(result, scores=score_run(result, dev, acc))

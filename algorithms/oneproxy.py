@@ -82,7 +82,7 @@ class OneProxy(Algorithm):
         self.info: dict[str, Any] = {}
         self._queue = np.zeros((0, 0), dtype=np.int64)
 
-    def _setup(self, problem: HWNASProblem, **kwargs: Any) -> None:  # type: ignore[override]
+    def _setup(self, problem: HWNASProblem, **kwargs: Any) -> None:
         names = {d.name for d in self.knowledge}
         if problem.device.name in names:
             raise ValueError(f"target {problem.device.name} must not be a knowledge device")

@@ -6,6 +6,7 @@ status 2 and one clear line on stderr, no traceback.
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from collections.abc import Callable
@@ -20,7 +21,9 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from moohw.accuracy import DEFAULT_ACCURACY
+from moohw.cli_measure import measure_cmd, store_app
 from moohw.data import DataError, try_open_data
+from moohw.measure.protocol import MeasureError
 
 app = typer.Typer(
     help="moohw: hardware-aware NAS as multi-objective optimisation.",
@@ -33,7 +36,7 @@ err = Console(stderr=True)
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_DEVICE = "synthetic:0"
+DEFAULT_DEVICE = "local:cpu"
 DEFAULT_ALGO = "nsga2"
 
 DataOpt = Annotated[
@@ -54,7 +57,14 @@ def friendly(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except (KeyError, ValueError, FileNotFoundError, DataError, NotImplementedError) as e:
+        except (
+            KeyError,
+            ValueError,
+            FileNotFoundError,
+            DataError,
+            NotImplementedError,
+            MeasureError,
+        ) as e:
             msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
             err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
@@ -93,12 +103,20 @@ def optimize(
     proxy: ProxyOpt = "params",
     data: DataOpt = None,
     accuracy: AccOpt = DEFAULT_ACCURACY,
+    store: Annotated[
+        Path | None,
+        typer.Option("--store", help="Measurement store for live devices (default $MOOHW_STORE)."),
+    ] = None,
     out: Annotated[
         Path | None,
         typer.Option("--out", help="Output folder (default runs/<algo>-<device>-<seed>)."),
     ] = None,
 ) -> None:
-    """Search one device on a budget; write run.json, evaluations.csv and front.csv."""
+    """Search one device on a budget; write run.json, evaluations.csv and front.csv.
+
+    The default device, local:cpu, measures real latency on this machine's CPU; measurements are
+    stored, so a rerun or a resumed run measures nothing twice.
+    """
     from moohw.algorithms import search
     from moohw.runs import write_run
     from moohw.spaces import get_space
@@ -108,6 +126,8 @@ def optimize(
     if seed < 0:
         raise ValueError(f"--seed must be >= 0, got {seed}")
     _check_names([algo], space, proxy)
+    if store is not None:
+        os.environ["MOOHW_STORE"] = str(store)
     bench = try_open_data(data)
     t0 = time.perf_counter()
     with console.status(f"{algo} on {device}, budget {budget}…"):
@@ -121,6 +141,8 @@ def optimize(
     t = Table(title=f"moohw optimize → {out}", show_header=False)
     t.add_row("algorithm / device", f"{algo} / {device} ({space}, proxy {proxy})")
     t.add_row("target measurements", f"{r.n_target_measurements} of {budget}")
+    if r.measurements_from_store:
+        t.add_row("read from the store", f"{r.measurements_from_store} (not re-measured)")
     if r.restricted_to is not None:
         t.add_row("restricted to", f"{r.restricted_to} covered architectures")
     t.add_row("declared front", f"{len(r.front)} architectures")
@@ -349,6 +371,10 @@ def spaces() -> None:
         s = get_space(n)
         t.add_row(n, str(s.n_var), f"{s.size:,}", SPACES.help(n))
     console.print(t)
+
+
+app.command("measure")(measure_cmd)
+app.add_typer(store_app, name="store")
 
 
 def main() -> None:

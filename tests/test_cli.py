@@ -12,7 +12,9 @@ runner = CliRunner()
 def test_optimize_without_data_writes_records(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no ../shared/data: must still work
     monkeypatch.delenv("MOOHW_DATA", raising=False)
-    res = runner.invoke(app, ["optimize", "--budget", "20", "--seed", "1", "--out", "o"])
+    res = runner.invoke(
+        app, ["optimize", "--device", "synthetic:0", "--budget", "20", "--seed", "1", "--out", "o"]
+    )
     assert res.exit_code == 0, res.output
     rec = json.loads((tmp_path / "o" / "run.json").read_text())
     assert rec["n_target_measurements"] == 20 and rec["algo"] == "nsga2"
@@ -22,6 +24,23 @@ def test_optimize_without_data_writes_records(tmp_path, monkeypatch):
     assert (ev["kind"] == "target").sum() == 20
     fr = pd.read_csv(tmp_path / "o" / "front.csv")
     assert len(fr) == rec["n_front"] and set(fr["arch_str"]) <= set(ev["arch_str"])
+
+
+def test_optimize_default_measures_this_cpu_and_resumes(tmp_path, monkeypatch):
+    # The README's main command: real CPU measurement, stored, and a rerun measures nothing.
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("MOOHW_STORE", str(tmp_path / "unused.sqlite"))  # restored afterwards
+    args = ["optimize", "--budget", "3", "--store", str(tmp_path / "m.sqlite"), "--out", "o"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 0, res.output
+    rec = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert rec["device"] == "local:cpu" and rec["measurements_taken"] == 3
+    lat = pd.read_csv(tmp_path / "o" / "evaluations.csv")["latency_ms"]
+    assert (lat > 0).all()
+    res2 = runner.invoke(app, args)
+    rec2 = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert res2.exit_code == 0 and rec2["measurements_taken"] == 0
+    assert rec2["measurements_from_store"] == 3
 
 
 def test_optimize_tabular_is_scored(tmp_path, data):

@@ -1,8 +1,9 @@
 """Devices, selected by name: ``kind:argument``.
 
 Known kinds: ``help:<column>`` and ``hwnasbench:edgegpu|edgetpu`` (public tables),
-``csv:PATH[:COLUMN]`` (a user's table), ``synthetic:SEED``. Unknown names fail with the list of
-known kinds.
+``csv:PATH[:COLUMN]`` (a user's table), ``synthetic:SEED``, ``local:cpu|cuda[?options]`` (measured
+on this machine) and ``ray:NAME[?options]`` (measured on a Ray fleet host advertising resource
+NAME). Unknown names fail with the list of known kinds.
 """
 
 from __future__ import annotations
@@ -121,6 +122,20 @@ def _synthetic(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Devi
     return SyntheticDevice(f"synthetic:{seed}", space, seed)
 
 
+@DEVICE_KINDS.register("local", "measured here: local:cpu or local:cuda[?batch=1&threads=1&...]")
+def _local(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Device:
+    from moohw.devices.local import local_device  # torch and the store load on demand
+
+    return local_device(arg, space)
+
+
+@DEVICE_KINDS.register("ray", "measured on the Ray fleet host advertising resource NAME: ray:NAME")
+def _ray(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Device:
+    from moohw.devices.ray_fleet import ray_device  # ray is an optional extra
+
+    return ray_device(arg, space)
+
+
 def get_device(name: str, space: SearchSpace, data: BenchmarkData | None = None) -> Device:
     """Build a device from its name ``kind:argument``.
 
@@ -166,7 +181,33 @@ def list_devices(space: SearchSpace, data: BenchmarkData | None) -> list[DeviceL
             rows.append(DeviceListing(f"hwnasbench:{k}", "tabular", ok, note))
     rows.append(DeviceListing("synthetic:<seed>", "synthetic", True, "additive, seeded"))
     rows.append(DeviceListing("csv:PATH[:COLUMN]", "tabular", True, "arch_str or index column"))
+    rows.extend(_live_listings(space))
     return rows
+
+
+def _live_listings(space: SearchSpace) -> list[DeviceListing]:
+    import importlib.util
+
+    if space.name != "nb201":
+        why = f"live devices measure NB201 networks; {space.name} has none"
+        return [DeviceListing(n, "live", False, why) for n in ("local:cpu", "local:cuda")]
+    from moohw.measure.fingerprint import cpu_model
+    from moohw.measure.timing import cuda_available
+
+    cuda = cuda_available()
+    has_ray = importlib.util.find_spec("ray") is not None
+    return [
+        DeviceListing("local:cpu", "live", True, f"this machine's CPU ({cpu_model()})"),
+        DeviceListing(
+            "local:cuda", "live", cuda, "this machine's GPU" if cuda else "no CUDA here"
+        ),
+        DeviceListing(
+            "ray:<resource>",
+            "live",
+            has_ray,
+            "a Ray fleet host" if has_ray else 'needs the ray extra: pip install -e ".[ray]"',
+        ),
+    ]
 
 
 def data_env_hint() -> str:

@@ -1,12 +1,13 @@
-"""Live latency measurement: protocol, device fingerprints and the persistent store."""
+"""Live latency measurement: protocol, device fingerprints and the persistent store.
+
+Importing this package does not import torch; timing lives in :mod:`moohw.measure.timing`.
+"""
 
 from moohw.measure.fingerprint import fingerprint, hardware_info
 from moohw.measure.protocol import (
     MeasureError,
     Measurement,
     Protocol,
-    cuda_available,
-    measure_model,
     summarize,
 )
 from moohw.measure.store import MeasurementStore, StoreError, StoreSummary, default_store_path
@@ -18,10 +19,8 @@ __all__ = [
     "Protocol",
     "StoreError",
     "StoreSummary",
-    "cuda_available",
     "default_store_path",
     "fingerprint",
     "hardware_info",
-    "measure_model",
     "summarize",
 ]
