@@ -183,15 +183,25 @@ def compare(
     data: DataOpt = None,
     accuracy: AccOpt = DEFAULT_ACCURACY,
     workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
+    backend: Annotated[
+        str,
+        typer.Option(
+            "--backend",
+            help="local, or ray: bare device names become Ray fleet devices (ray:NAME).",
+        ),
+    ] = "local",
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("runs/compare"),
 ) -> None:
     """Run algorithms x devices x budgets x seeds; write results.csv and summary.csv."""
     from moohw.algorithms.grid import make_cells, run_grid, summarize, write_true_fronts
+    from moohw.cli_measure import device_name_for_backend
     from moohw.devices import get_device
     from moohw.spaces import get_space
 
     algo_l = _split(algos)
-    dev_l = _split(devices)
+    dev_l = [device_name_for_backend(d, backend) for d in _split(devices)]
+    if backend == "ray":
+        workers = 1  # the fleet's actors measure in parallel; one driver process is enough
     bud_l = _split(budgets, int)
     if any(b < 0 for b in bud_l):
         raise ValueError(f"budgets must be >= 0, got {bud_l}")
