@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
-import re
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from moohw.algorithms.api import _cached_accuracy, _cached_device, search
 from moohw.accuracy import DEFAULT_ACCURACY
 from moohw.data import BenchmarkData
 from moohw.metrics import mean_ci, non_dominated
-from moohw.runs import write_run
+from moohw.runs import safe_name, write_run
 
 RESULT_COLUMNS = [
     "algo",
@@ -47,13 +46,7 @@ class Cell:
     @property
     def slug(self) -> str:
         """A file-system-safe directory name for this run."""
-        dev = re.sub(r"[^A-Za-z0-9_.-]+", "_", self.device)
-        return f"{self.algo}__{dev}__{self.budget}__{self.seed}"
-
-
-def safe_name(device: str) -> str:
-    """File-system-safe form of a device name."""
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", device)
+        return f"{self.algo}__{safe_name(self.device)}__{self.budget}__{self.seed}"
 
 
 def make_cells(

@@ -7,7 +7,6 @@ status 2 and one clear line on stderr, no traceback.
 from __future__ import annotations
 
 import os
-import re
 import time
 from collections.abc import Callable
 from functools import wraps
@@ -118,7 +117,7 @@ def optimize(
     stored, so a rerun or a resumed run measures nothing twice.
     """
     from moohw.algorithms import search
-    from moohw.runs import write_run
+    from moohw.runs import safe_name, write_run
     from moohw.spaces import get_space
 
     if budget < 0:
@@ -135,7 +134,7 @@ def optimize(
             algo, device, budget, seed, space=space, proxy=proxy, data=bench, accuracy=accuracy
         )
     if out is None:
-        out = Path("runs") / re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{algo}-{device}-{seed}")
+        out = Path("runs") / safe_name(f"{algo}-{device}-{seed}")
     write_run(r, get_space(space), out)
     wall = time.perf_counter() - t0
     t = Table(title=f"moohw optimize → {out}", show_header=False)

@@ -11,22 +11,37 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from matplotlib.figure import Figure
+
 from moohw.metrics import mean_ci
+from moohw.runs import safe_name
 
 
-def _safe(device: str) -> str:
-    import re
+def _panels(n: int) -> tuple[Figure, np.ndarray]:
+    """A grid of up to three panels a row for ``n`` devices."""
+    cols = min(3, n)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
+    return fig, axes
 
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", device)
+
+def _finish(fig: Figure, axes: np.ndarray, n: int, out: str | Path) -> Path:
+    """Hide unused panels, add the legend, save as PNG and close."""
+    for ax in axes.ravel()[n:]:
+        ax.axis("off")
+    axes.ravel()[0].legend(fontsize=8)
+    fig.tight_layout()
+    out = Path(out)
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+    return out
 
 
 def hv_vs_budget(results: pd.DataFrame, out: str | Path, metric: str = "hv_ratio") -> Path:
     """One panel per device: mean ``metric`` vs budget per algorithm, with 95% intervals."""
     devices = list(dict.fromkeys(results["device"]))
     n = len(devices)
-    cols = min(3, n)
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
+    fig, axes = _panels(n)
     for ax, dev in zip(axes.ravel(), devices):
         sub = results[results["device"] == dev]
         for algo, g in sub.groupby("algo", sort=False):
@@ -57,14 +72,7 @@ def hv_vs_budget(results: pd.DataFrame, out: str | Path, metric: str = "hv_ratio
         ax.set_xlabel("target measurements K")
         ax.set_ylabel(metric.replace("_", " "))
         ax.grid(alpha=0.3)
-    for ax in axes.ravel()[n:]:
-        ax.axis("off")
-    axes.ravel()[0].legend(fontsize=8)
-    fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _finish(fig, axes, n, out)
 
 
 def fronts(run_root: str | Path, results: pd.DataFrame, out: str | Path) -> Path:
@@ -76,15 +84,13 @@ def fronts(run_root: str | Path, results: pd.DataFrame, out: str | Path) -> Path
     root = Path(run_root)
     devices = list(dict.fromkeys(results["device"]))
     n = len(devices)
-    cols = min(3, n)
-    rows = int(np.ceil(n / cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.3 * rows), squeeze=False)
+    fig, axes = _panels(n)
     for ax, dev in zip(axes.ravel(), devices):
         sub = results[results["device"] == dev]
         budget = int(sub["budget"].max())
         seed = int(sub["seed"].min())
         ylabel = "proxy"
-        true = root / "true_fronts" / f"{_safe(dev)}.csv"
+        true = root / "true_fronts" / f"{safe_name(dev)}.csv"
         if true.is_file():
             tf = pd.read_csv(true)
             ax.step(
@@ -97,7 +103,7 @@ def fronts(run_root: str | Path, results: pd.DataFrame, out: str | Path) -> Path
             )
             ylabel = "accuracy (%)"
         for algo in dict.fromkeys(sub["algo"]):
-            d = root / "runs" / f"{algo}__{_safe(dev)}__{budget}__{seed}"
+            d = root / "runs" / f"{algo}__{safe_name(dev)}__{budget}__{seed}"
             f = d / "front.csv"
             if not f.is_file():
                 continue
@@ -112,14 +118,7 @@ def fronts(run_root: str | Path, results: pd.DataFrame, out: str | Path) -> Path
         ax.set_xlabel("latency (ms)")
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-    for ax in axes.ravel()[n:]:
-        ax.axis("off")
-    axes.ravel()[0].legend(fontsize=8)
-    fig.tight_layout()
-    out = Path(out)
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
-    return out
+    return _finish(fig, axes, n, out)
 
 
 def plot_run_dir(run_root: str | Path) -> list[Path]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import platform
+import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -187,6 +188,11 @@ class RunResult:
     def front_F(self) -> np.ndarray:
         """Declared-front objectives ``(k, 2)``."""
         return self.F[self.front]
+
+
+def safe_name(name: str) -> str:
+    """A file-system-safe form of a device (or any) name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", name)
 
 
 def declared_front(F: np.ndarray) -> np.ndarray:

@@ -1,8 +1,8 @@
 """The NAS-Bench-201 cell space (Dong & Yang, ICLR 2020): 6 edges × 5 ops = 15,625 cells.
 
 Edges are ordered as in the NB201 string: (0→1), (0→2), (1→2), (0→3), (1→3), (2→3). Op ids
-follow ``NB201_OPS``. The official benchmark index is *not* the mixed-radix order of op ids; map it through
-the arch strings of ``nb201/archs.csv`` with :class:`moohw.spaces.BenchmarkIndex`.
+follow ``NB201_OPS``. The official benchmark index is *not* the mixed-radix order of op ids; map
+it through the arch strings of ``nb201/archs.csv`` with :class:`moohw.spaces.BenchmarkIndex`.
 """
 
 from __future__ import annotations
