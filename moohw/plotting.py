@@ -10,7 +10,6 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-
 from matplotlib.figure import Figure
 
 from moohw.metrics import mean_ci
