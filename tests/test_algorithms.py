@@ -57,7 +57,8 @@ def test_nsga2_beats_random_on_proxy_hypervolume(nb201):
         hv_true = hypervolume(PF, ref)
         for algo in med:
             gaps = [
-                1 - hypervolume(run_algorithm(algo, problem(nb201, dev, 200), s).front_F, ref)
+                1
+                - hypervolume(run_algorithm(algo, problem(nb201, dev, 200), s).front_F, ref)
                 / hv_true
                 for s in range(7)
             ]

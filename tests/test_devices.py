@@ -60,7 +60,7 @@ def test_fbnet_tabular(data, fbnet):
 
 
 def test_unknown_names_list_known(nb201, data):
-    with pytest.raises(KeyError, match="known: csv, help, hwnasbench, .*synthetic"):
+    with pytest.raises(KeyError, match=r"known: csv, help, hwnasbench, .*synthetic"):
         get_device("phone:x", nb201, data)
     with pytest.raises(KeyError, match="kind:argument"):
         get_device("pixel3", nb201, data)
