@@ -174,3 +174,29 @@ def monotonicity_heatmap(
     fig.savefig(out, dpi=130)
     plt.close(fig)
     return out
+
+
+def predictor_curves(results: pd.DataFrame, out: str | Path, metric: str = "spearman_all") -> Path:
+    """One panel per task: mean ``metric`` over test devices and seeds vs k, per method.
+
+    Args:
+        results: Rows of a task-suite run (columns ``task, method, k`` and ``metric``).
+        out: PNG path.
+    """
+    tasks = list(dict.fromkeys(results["task"]))
+    methods = sorted(results["method"].unique())
+    colors = {m: plt.get_cmap("tab10")(i % 10) for i, m in enumerate(methods)}
+    n = len(tasks)
+    fig, axes = _panels(n)
+    for ax, task in zip(axes.ravel(), tasks):
+        sub = results[results["task"] == task]
+        for method, g in sub.groupby("method", sort=True):
+            m = g.groupby("k")[metric].mean()
+            ax.plot(m.index, m.to_numpy(), marker="o", label=str(method), color=colors[method])
+        ks = sorted(sub["k"].unique())
+        ax.set_xticks(ks, [str(k) for k in ks])
+        ax.set_title(task, fontsize=10)
+        ax.set_xlabel("target samples k")
+        ax.set_ylabel(metric.replace("_", " "))
+        ax.grid(alpha=0.3)
+    return _finish(fig, axes, n, out)

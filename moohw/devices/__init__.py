@@ -111,6 +111,27 @@ def _csv(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Device:
     return TabularDevice(name, space, archs, df[col].to_numpy(dtype=np.float64))
 
 
+class PredictedDevice(TabularDevice):
+    """Latency predicted by a surrogate (``moohw surrogate build --out DIR``), read as a table."""
+
+    kind = "predicted"
+    fidelity = "predicted"
+
+
+@DEVICE_KINDS.register("predicted", "a surrogate built by `moohw surrogate build --out DIR`")
+def _predicted(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Device:
+    path = Path(arg) / "predictions.csv"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"{path} not found: predicted:DIR needs the --out folder of `moohw surrogate build`"
+        )
+    df = pd.read_csv(path)
+    if not {"arch_str", "latency_ms"} <= set(df.columns):
+        raise DataError(f"{path} needs arch_str and latency_ms columns")
+    archs = space.from_str(df["arch_str"].astype(str).tolist())
+    return PredictedDevice(f"predicted:{arg}", space, archs, df["latency_ms"].to_numpy(float))
+
+
 @DEVICE_KINDS.register("synthetic", "additive synthetic device from a seed: synthetic:SEED")
 def _synthetic(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Device:
     try:

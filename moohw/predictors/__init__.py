@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from moohw.predictors.base import DeviceData, Knowledge, LatencyPredictor
+from moohw.predictors.base import DeviceData, Knowledge, LatencyPredictor, knowledge_key
+from moohw.predictors.bayes import BayesLinear, BayesOpCount
 from moohw.predictors.features import one_hot, op_counts
+from moohw.predictors.gp import CategoricalGP
 from moohw.predictors.linear import AdaProxy, OpCountNNLS, PerEdgeNNLS, pick_proxy
+from moohw.predictors.nasflat import NASFLATGNN
+from moohw.predictors.select import AutoSelect
 from moohw.registry import Registry
 
 PREDICTORS: Registry[LatencyPredictor] = Registry("predictor")
@@ -13,15 +17,32 @@ PREDICTORS.register("peredge", "per-edge/per-layer NNLS (target samples only)")(
 PREDICTORS.register("adaproxy", "AdaProxy: adapted linear model of the best knowledge device")(
     AdaProxy
 )
+PREDICTORS.register("bayes-linear", "Bayesian linear model, prior from knowledge devices")(
+    BayesLinear
+)
+PREDICTORS.register("bayes-opcount", "Bayesian linear model on op counts, prior from knowledge")(
+    BayesOpCount
+)
+PREDICTORS.register("gp", "BoTorch GP, categorical kernel, target samples only")(CategoricalGP)
+PREDICTORS.register("nasflat-gnn", "NASFLAT-style GNN with hardware embeddings (torch)")(
+    NASFLATGNN
+)
+PREDICTORS.register("auto", "per-target choice among cheap models by leave-one-out")(AutoSelect)
 
 __all__ = [
+    "NASFLATGNN",
     "PREDICTORS",
     "AdaProxy",
+    "AutoSelect",
+    "BayesLinear",
+    "BayesOpCount",
+    "CategoricalGP",
     "DeviceData",
     "Knowledge",
     "LatencyPredictor",
     "OpCountNNLS",
     "PerEdgeNNLS",
+    "knowledge_key",
     "one_hot",
     "op_counts",
     "pick_proxy",

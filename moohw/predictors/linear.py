@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.optimize import nnls
 
-from moohw.predictors.base import Knowledge, LatencyPredictor
+from moohw.predictors.base import Knowledge, KnowledgeLookup, LatencyPredictor
 from moohw.predictors.features import one_hot, op_counts
 from moohw.rng import SeedLike
 from moohw.spaces import SearchSpace
@@ -101,17 +101,22 @@ class AdaProxy(LatencyPredictor):
             raise ValueError(f"correction must be 'feature' or 'choice', got {correction!r}")
         self.proxy = proxy
         self.lams = tuple(lams)
+        self._w_cache: dict[tuple[str, int, int], np.ndarray] = {}
+        self._lookup = KnowledgeLookup(space)
         self.correction = correction
 
     def _fit(self, knowledge: Knowledge, X: np.ndarray, y_ms: np.ndarray, seed: SeedLike) -> None:
         if not knowledge:
             raise ValueError("AdaProxy needs at least one knowledge device")
-        name = self.proxy or pick_proxy(self.space, knowledge, X, y_ms)
+        name = self.proxy or pick_proxy(self.space, knowledge, X, y_ms, self._lookup)
         if name not in knowledge:
             raise KeyError(f"proxy device {name!r} not in knowledge: {sorted(knowledge)}")
         d = knowledge[name]
         self.proxy_ = name
-        self.w_p_ = proxy_weights(self.space, d.X, d.latency_ms)
+        key = (name, len(d.X), hash((d.X.tobytes(), d.latency_ms.tobytes())))
+        if key not in self._w_cache:  # the proxy's full-table fit is the expensive part
+            self._w_cache[key] = proxy_weights(self.space, d.X, d.latency_ms)
+        self.w_p_ = self._w_cache[key]
         # Work in units of the target's latency spread so that lam means the same on a 0.01 ms
         # accelerator and a 100 ms phone (the paper's lam is tied to its device's units).
         self.unit_ = float(np.std(y_ms)) or 1.0
@@ -122,14 +127,18 @@ class AdaProxy(LatencyPredictor):
     def _choose_lam(self, Z: np.ndarray, y: np.ndarray) -> float:
         if len(y) < 3:
             return max(self.lams)
+        # Closed-form leave-one-out residuals of the ridge smoother: r_i / (1 - H_ii).
+        n, d = Z.shape
+        A = np.column_stack([Z.sum(axis=1), Z, np.ones(n)])
+        AtA, Aty = A.T @ A, A.T @ y
         errs = []
         for lam in self.lams:
-            e = 0.0
-            for i in range(len(y)):
-                m = np.arange(len(y)) != i
-                s = _ada_solve(Z[m], y[m], lam)
-                e += float((self._apply(Z[i : i + 1], s)[0] - y[i]) ** 2)
-            errs.append(e)
+            pen = np.zeros(d + 2)
+            pen[1 : d + 1] = lam * n
+            M = np.linalg.pinv(AtA + np.diag(pen))
+            r = y - A @ (M @ Aty)
+            h = np.einsum("ij,jk,ik->i", A, M, A)
+            errs.append(float(np.sum((r / np.maximum(1.0 - h, 1e-9)) ** 2)))
         return float(self.lams[int(np.argmin(errs))])
 
     @staticmethod
@@ -152,21 +161,26 @@ class AdaProxy(LatencyPredictor):
         return np.stack([Z[:, choice == c].sum(axis=1) for c in range(choice.max() + 1)], 1)
 
 
-def pick_proxy(space: SearchSpace, knowledge: Knowledge, X: np.ndarray, y_ms: np.ndarray) -> str:
+def pick_proxy(
+    space: SearchSpace,
+    knowledge: Knowledge,
+    X: np.ndarray,
+    y_ms: np.ndarray,
+    lookup: KnowledgeLookup | None = None,
+) -> str:
     """The knowledge device whose latency ranks the target samples best (Spearman).
 
-    Knowledge devices that do not cover every sample are skipped.
+    Knowledge devices that do not cover every sample are skipped. Pass a ``lookup`` to reuse
+    its cached per-device maps across calls.
     """
     from moohw.metrics import spearman
 
     best, best_rho = None, -np.inf
-    keys = space.keys(X)
-    for name, d in knowledge.items():
-        lookup = dict(zip(space.keys(d.X), d.latency_ms.tolist()))
-        if not all(k in lookup for k in keys):
+    lat_at = (lookup or KnowledgeLookup(space)).at(knowledge, X)
+    for name in knowledge:
+        if name not in lat_at:
             continue
-        lat = np.array([lookup[k] for k in keys])
-        rho = spearman(lat, y_ms) if len(y_ms) > 2 else 0.0
+        rho = spearman(lat_at[name], y_ms) if len(y_ms) > 2 else 0.0
         if np.isfinite(rho) and rho > best_rho:
             best, best_rho = name, rho
     if best is None:
