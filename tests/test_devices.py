@@ -127,3 +127,15 @@ def test_list_devices_explains_unavailable(nb201):
     help_row = next(r for r in rows if r.name.startswith("help:"))
     assert not help_row.available and "data" in help_row.note
     assert any(r.name.startswith("synthetic") and r.available for r in rows)
+
+
+def test_predicted_device_reads_a_surrogate_folder(tmp_path, nb201):
+    X = nb201.sample(12, seed=4)
+    pd.DataFrame({"arch_str": nb201.to_str(X), "latency_ms": np.arange(12.0) + 1}).to_csv(
+        tmp_path / "predictions.csv", index=False
+    )
+    dev = get_device(f"predicted:{tmp_path}", nb201)
+    assert dev.kind == "predicted" and dev.fidelity == "predicted"
+    assert np.array_equal(dev.latency_ms(X), np.arange(12.0) + 1)
+    with pytest.raises(FileNotFoundError, match="surrogate build"):
+        get_device(f"predicted:{tmp_path / 'nope'}", nb201)
