@@ -22,6 +22,7 @@ from rich.table import Table
 from moohw.accuracy import DEFAULT_ACCURACY
 from moohw.cli_measure import measure_cmd, store_app
 from moohw.cli_predictors import predictor_app, surrogate_app
+from moohw.cli_proxies import proxies_app
 from moohw.data import DataError, try_open_data
 from moohw.measure.protocol import MeasureError
 
@@ -387,6 +388,7 @@ app.command("measure")(measure_cmd)
 app.add_typer(store_app, name="store")
 app.add_typer(predictor_app, name="predictor")
 app.add_typer(surrogate_app, name="surrogate")
+app.add_typer(proxies_app, name="proxies")
 
 
 def main() -> None:

@@ -1,16 +1,34 @@
-"""Training-free accuracy proxies, selected by name through :data:`PROXIES`."""
+"""Training-free accuracy proxies, selected by name through :data:`PROXIES`.
+
+Every factory takes ``(space, dataset)`` and returns an :class:`AccuracyProxy`; all proxies
+here are defined for the NB201 space only and raise ``ValueError`` for any other space.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from moohw.proxies.analytic import FlopsProxy, ParamsProxy, nb201_flops, nb201_params
 from moohw.proxies.base import DATASETS, AccuracyProxy
+from moohw.proxies.zero_cost import (
+    GradNormProxy,
+    JacovProxy,
+    LogSynflowProxy,
+    NaswotProxy,
+    SimIsMoreProxy,
+    SkipProxy,
+    SnipProxy,
+    SynflowProxy,
+    TorchProxy,
+    skip_score,
+)
 from moohw.registry import Registry
 from moohw.spaces import SearchSpace
 
 PROXIES: Registry[AccuracyProxy] = Registry("proxy")
 
 
-def _nb201_only(cls: type[AccuracyProxy]) -> type[AccuracyProxy]:
+def _nb201_only(cls: type[AccuracyProxy]) -> Callable[..., AccuracyProxy]:
     def factory(space: SearchSpace, dataset: str = "cifar10") -> AccuracyProxy:
         if space.name != "nb201":
             raise ValueError(
@@ -19,11 +37,31 @@ def _nb201_only(cls: type[AccuracyProxy]) -> type[AccuracyProxy]:
         return cls(space, dataset)
 
     factory.__doc__ = cls.__doc__
-    return factory  # type: ignore[return-value]
+    return factory
 
 
 PROXIES.register("params", "parameters (millions), analytic")(_nb201_only(ParamsProxy))
 PROXIES.register("flops", "multiply-accumulates (millions), analytic")(_nb201_only(FlopsProxy))
+PROXIES.register("naswot", "NASWOT: log-det of the Hamming kernel of ReLU codes")(
+    _nb201_only(NaswotProxy)
+)
+PROXIES.register("synflow", "synflow: sum |w * dR/dw|, all-ones input, BN off, float64")(
+    _nb201_only(SynflowProxy)
+)
+PROXIES.register("logsynflow", "LogSynflow: synflow with log(grad + 1) (FreeREA)")(
+    _nb201_only(LogSynflowProxy)
+)
+PROXIES.register("snip", "SNIP: sum |w * dL/dw| on a batch")(_nb201_only(SnipProxy))
+PROXIES.register("grad_norm", "grad-norm: sum of per-layer loss-gradient norms")(
+    _nb201_only(GradNormProxy)
+)
+PROXIES.register("jacov", "Jacobian covariance of input gradients")(_nb201_only(JacovProxy))
+PROXIES.register("skip", "skip score: mean layers jumped by skip connections (FreeREA)")(
+    _nb201_only(SkipProxy)
+)
+PROXIES.register("simismore", "Sim-is-More: mean of min-max naswot, logsynflow, skip")(
+    _nb201_only(SimIsMoreProxy)
+)
 
 
 def get_proxy(name: str, space: SearchSpace, dataset: str = "cifar10") -> AccuracyProxy:
@@ -36,8 +74,18 @@ __all__ = [
     "PROXIES",
     "AccuracyProxy",
     "FlopsProxy",
+    "GradNormProxy",
+    "JacovProxy",
+    "LogSynflowProxy",
+    "NaswotProxy",
     "ParamsProxy",
+    "SimIsMoreProxy",
+    "SkipProxy",
+    "SnipProxy",
+    "SynflowProxy",
+    "TorchProxy",
     "get_proxy",
     "nb201_flops",
     "nb201_params",
+    "skip_score",
 ]

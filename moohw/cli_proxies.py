@@ -1,0 +1,111 @@
+"""``moohw proxies ...``: list the accuracy proxies and compute their NB201 tables.
+
+A typer sub-app, wired into the main command as ``moohw proxies``. Bad input exits with status 2
+and one line on stderr.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+proxies_app = typer.Typer(
+    help="Training-free accuracy proxies: list them, compute their NB201 tables.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+_console = Console()
+_err = Console(stderr=True)
+
+
+def _fail(msg: str) -> typer.Exit:
+    _err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
+    return typer.Exit(2)
+
+
+@proxies_app.command("list")
+def list_proxies() -> None:
+    """List every registered proxy with a one-line description and its shipped tables."""
+    from moohw.proxies import DATASETS, PROXIES
+    from moohw.proxies.store import shipped_table
+
+    table = Table(title="accuracy proxies (higher is better)")
+    table.add_column("name", style="bold")
+    table.add_column("description")
+    table.add_column("shipped nb201 tables")
+    for name in PROXIES.names():
+        if name in ("params", "flops", "skip"):
+            where = "(analytic, no table needed)"
+        else:
+            parts = ("naswot", "logsynflow") if name == "simismore" else (name,)
+            shipped = [d for d in DATASETS if all(shipped_table(p, d) is not None for p in parts)]
+            where = ", ".join(shipped) or "-"
+        table.add_row(name, PROXIES.help(name), where)
+    _console.print(table)
+
+
+@proxies_app.command("compute")
+def compute(
+    proxies: Annotated[
+        str,
+        typer.Option("--proxies", help="Comma-separated torch proxies, e.g. naswot,logsynflow."),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output .npz (provenance goes to .json).")],
+    space: Annotated[str, typer.Option("--space", help="Search space (only nb201).")] = "nb201",
+    dataset: Annotated[
+        str, typer.Option("--dataset", help="cifar10, cifar100 or imagenet16.")
+    ] = "cifar10",
+    workers: Annotated[int, typer.Option("--workers", help="Processes (0: in-process).")] = 1,
+    seed: Annotated[int, typer.Option("--seed", help="Weight-init and batch seed.")] = 0,
+    resume: Annotated[
+        bool, typer.Option("--resume/--no-resume", help="Continue from <out>.partial.npz.")
+    ] = True,
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", help="Only the first N cells (a smoke run; writes the partial)."),
+    ] = None,
+) -> None:
+    """Compute proxy scores for every NB201 cell (resumable, process pool, progress bar)."""
+    import numpy as np
+
+    from moohw.proxies import DATASETS
+    from moohw.proxies.compute import compute_table
+    from moohw.proxies.kernels import KERNELS
+
+    if space != "nb201":
+        raise _fail(f"proxy tables exist for the nb201 space only, not {space!r}")
+    if dataset not in DATASETS:
+        raise _fail(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+    names = [n.strip() for n in proxies.split(",") if n.strip()]
+    bad = [n for n in names if n not in KERNELS]
+    if not names or bad:
+        raise _fail(
+            f"unknown or non-torch proxies {bad or proxies!r}; "
+            f"computable: {', '.join(sorted(KERNELS))}"
+        )
+    if workers < 0 or seed < 0 or (limit is not None and limit <= 0):
+        raise _fail("--workers and --seed must be >= 0 and --limit > 0")
+    positions = None if limit is None else np.arange(min(limit, 15625))
+    with Progress(
+        TextColumn(f"{dataset} {','.join(names)}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=_console,
+    ) as bar:
+        task = bar.add_task("cells", total=None)
+
+        def progress(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        compute_table(
+            names, dataset, out, workers, progress, resume=resume, seed=seed, positions=positions
+        )
+    where = out.with_name(out.stem + ".partial.npz") if limit is not None else out
+    _console.print(f"wrote {where}")
