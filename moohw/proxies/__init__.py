@@ -20,6 +20,7 @@ from moohw.proxies.zero_cost import (
     SnipProxy,
     SynflowProxy,
     TorchProxy,
+    TunedProxy,
     skip_score,
 )
 from moohw.registry import Registry
@@ -62,6 +63,9 @@ PROXIES.register("skip", "skip score: mean layers jumped by skip connections (Fr
 PROXIES.register("simismore", "Sim-is-More: mean of min-max naswot, logsynflow, skip")(
     _nb201_only(SimIsMoreProxy)
 )
+PROXIES.register("tuned", "moohw: .5 naswot + .2 logsynflow + .1 skip + .2 params (min-max)")(
+    _nb201_only(TunedProxy)
+)
 
 
 def get_proxy(name: str, space: SearchSpace, dataset: str = "cifar10") -> AccuracyProxy:
@@ -84,6 +88,7 @@ __all__ = [
     "SnipProxy",
     "SynflowProxy",
     "TorchProxy",
+    "TunedProxy",
     "get_proxy",
     "nb201_flops",
     "nb201_params",
