@@ -185,6 +185,7 @@ def search(
     accuracy: str | None = DEFAULT_ACCURACY,
     dataset: str = "cifar10",
     options: dict[str, Any] | None = None,
+    progress: Callable[[int], None] | None = None,
 ) -> RunResult:
     """Build the problem from names, run ``algo`` on ``budget`` target measurements, and score it.
 
@@ -204,6 +205,7 @@ def search(
     dev = _cached_device(device, space, data)
     prox = get_proxy(proxy, sp, dataset)
     problem = HWNASProblem(sp, dev, prox, budget)
+    problem.ledger.on_paid = progress
     result = run_algorithm(algo, problem, seed, options, data=data)
     if accuracy and data is not None and dev.exact and space == "nb201":
         acc = _cached_accuracy(space, data, accuracy)

@@ -131,9 +131,24 @@ def optimize(
         os.environ["MOOHW_STORE"] = str(store)
     bench = try_open_data(data)
     t0 = time.perf_counter()
-    with console.status(f"{algo} on {device}, budget {budget}…"):
+    cols = [
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+    ]
+    with Progress(*cols, console=err, transient=True) as prog:
+        task = prog.add_task(f"{algo} on {device}: target measurements", total=budget)
         r = search(
-            algo, device, budget, seed, space=space, proxy=proxy, data=bench, accuracy=accuracy
+            algo,
+            device,
+            budget,
+            seed,
+            space=space,
+            proxy=proxy,
+            data=bench,
+            accuracy=accuracy,
+            progress=lambda n: prog.update(task, completed=n),
         )
     if out is None:
         out = Path("runs") / safe_name(f"{algo}-{device}-{seed}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import platform
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,8 @@ class Ledger:
         self.n_from_store = 0  # paid architectures a live device read from its store
         self.cheap_queries: dict[str, int] = {}
         self.cheap_cost_s: dict[str, float] = {}
+        #: Called with the number of target measurements paid so far after each new payment.
+        self.on_paid: Callable[[int], None] | None = None
 
     @property
     def n_target_measurements(self) -> int:
@@ -106,6 +109,8 @@ class Ledger:
             for (k, i), v in zip(new.items(), lat_new.tolist(), strict=True):
                 self._measured[k] = v
                 self._archs.append(X[i].copy())
+        if new and self.on_paid is not None:
+            self.on_paid(len(self._measured))
         out = np.array([self._measured[k] for k in keys], dtype=np.float64)
         strs = self.space.to_str(X)
         pv = np.full(len(X), np.nan) if proxy is None else np.asarray(proxy, float)
