@@ -9,68 +9,32 @@ from __future__ import annotations
 import os
 import time
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import numpy as np
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
 from moohw.accuracy import DEFAULT_ACCURACY
+from moohw.cli_common import DataOpt, friendly, progress, sub_app
 from moohw.cli_measure import measure_cmd, store_app
 from moohw.cli_predictors import predictor_app, surrogate_app
 from moohw.cli_proxies import proxies_app
-from moohw.data import DataError, try_open_data
-from moohw.measure.protocol import MeasureError
+from moohw.data import try_open_data
 
-app = typer.Typer(
-    help="moohw: hardware-aware NAS as multi-objective optimisation.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+app = sub_app("moohw: hardware-aware NAS as multi-objective optimisation.")
 console = Console()
-err = Console(stderr=True)
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_DEVICE = "local:cpu"
 DEFAULT_ALGO = "nsga2"
 
-DataOpt = Annotated[
-    Path | None,
-    typer.Option("--data", help="Benchmark data folder (default: $MOOHW_DATA or ../shared/data)."),
-]
 SpaceOpt = Annotated[str, typer.Option("--space", help="Search space: nb201 or fbnet.")]
 ProxyOpt = Annotated[str, typer.Option("--proxy", help="Accuracy proxy (see `moohw proxies`).")]
 AccOpt = Annotated[
     str, typer.Option("--accuracy", help="Benchmark accuracy column used for scoring only.")
 ]
-
-
-def friendly(fn: F) -> F:
-    """Turn expected user errors into one line on stderr and exit status 2."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (
-            KeyError,
-            ValueError,
-            FileNotFoundError,
-            DataError,
-            NotImplementedError,
-            MeasureError,
-        ) as e:
-            msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-            err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def _split(value: str, cast: Callable[[str], Any] = str) -> list[Any]:
@@ -131,13 +95,7 @@ def optimize(
         os.environ["MOOHW_STORE"] = str(store)
     bench = try_open_data(data)
     t0 = time.perf_counter()
-    cols = [
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    ]
-    with Progress(*cols, console=err, transient=True) as prog:
+    with progress() as prog:
         task = prog.add_task(f"{algo} on {device}: target measurements", total=budget)
         r = search(
             algo,
@@ -231,13 +189,7 @@ def compare(
         get_device(d, get_space(space), bench)
     cells = make_cells(algo_l, dev_l, bud_l, list(range(seeds)))
     write_true_fronts(dev_l, out, space, bench, accuracy)
-    cols = [
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-    ]
-    with Progress(*cols, console=err, transient=True) as prog:
+    with progress() as prog:
         task = prog.add_task("runs", total=len(cells))
         df = run_grid(
             cells,

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from functools import wraps
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 
 import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -29,31 +26,15 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from moohw.measure.protocol import MeasureError
+from moohw.cli_common import friendly, sub_app
 
 console = Console()
 err = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
 
 StoreOpt = Annotated[
     Path | None,
     typer.Option("--store", help="Measurement store file (default: $MOOHW_STORE or user cache)."),
 ]
-
-
-def _one_line(fn: F) -> F:
-    """Expected user errors become one line on stderr and exit status 2."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (KeyError, ValueError, FileNotFoundError, MeasureError) as e:
-            msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-            err.print(f"[red]error:[/red] {escape(msg)}", highlight=False, soft_wrap=True)
-            raise typer.Exit(2) from None
-
-    return wrapper  # type: ignore[return-value]
 
 
 def read_archs(path: Path, space: Any) -> np.ndarray:
@@ -116,7 +97,7 @@ def build_live_device(name: str, space: Any, store: Any, backend: str = "local")
     )
 
 
-@_one_line
+@friendly
 def measure_cmd(
     device: Annotated[
         list[str],
@@ -206,16 +187,11 @@ def measure_cmd(
     )
 
 
-store_app = typer.Typer(
-    help="Show and export the persistent measurement store.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+store_app = sub_app("Show and export the persistent measurement store.")
 
 
 @store_app.command("ls")
-@_one_line
+@friendly
 def store_ls(store: StoreOpt = None) -> None:
     """List stored measurements per device fingerprint and space."""
     from moohw.measure.store import MeasurementStore
@@ -236,7 +212,7 @@ def store_ls(store: StoreOpt = None) -> None:
 
 
 @store_app.command("export")
-@_one_line
+@friendly
 def store_export(
     out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
     fingerprint: Annotated[

@@ -7,8 +7,7 @@ Bad input exits with status 2 and one line on stderr.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,18 +16,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-predictor_app = typer.Typer(
-    help="Latency predictors: list them, run the NASFLAT task suite.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-surrogate_app = typer.Typer(
-    help="Build a latency surrogate for a device (ESM workflow).",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+from moohw.cli_common import DataOpt, err, sub_app, user_errors
+
+predictor_app = sub_app("Latency predictors: list them, run the NASFLAT task suite.")
+surrogate_app = sub_app("Build a latency surrogate for a device (ESM workflow).")
 
 
 @surrogate_app.callback()
@@ -37,25 +28,6 @@ def _surrogate() -> None:
 
 
 _console = Console()
-_err = Console(stderr=True)
-
-DataOpt = Annotated[
-    Path | None,
-    typer.Option("--data", help="Benchmark data folder (default: $MOOHW_DATA or ../shared/data)."),
-]
-
-
-@contextmanager
-def _user_errors() -> Iterator[None]:
-    """Expected user errors become one line on stderr and exit status 2."""
-    from moohw.data import DataError
-
-    try:
-        yield
-    except (KeyError, ValueError, FileNotFoundError, DataError) as e:
-        msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
-        _err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
-        raise typer.Exit(2) from None
 
 
 def _ints(value: str, what: str) -> list[int]:
@@ -119,7 +91,7 @@ def eval_task(
         summarise,
     )
 
-    with _user_errors():
+    with user_errors():
         ks = _ints(samples, "--samples")
         if seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {seeds}")
@@ -143,7 +115,7 @@ def eval_task(
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
-        console=_err,
+        console=err,
     ) as progress:
         bar = progress.add_task(f"{task}", total=total)
 
@@ -214,7 +186,7 @@ def build(
     )
     from moohw.spaces import get_space
 
-    with _user_errors():
+    with user_errors():
         sp = get_space(space)
         bench = try_open_data(data)
         dev = get_device(device, sp, bench)

@@ -14,19 +14,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-proxies_app = typer.Typer(
-    help="Training-free accuracy proxies: list them, compute their NB201 tables.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
+from moohw.cli_common import fail, sub_app
+
+proxies_app = sub_app("Training-free accuracy proxies: list them, compute their NB201 tables.")
 _console = Console()
-_err = Console(stderr=True)
-
-
-def _fail(msg: str) -> typer.Exit:
-    _err.print(f"[red]error:[/red] {msg}", highlight=False, soft_wrap=True)
-    return typer.Exit(2)
 
 
 @proxies_app.command("list")
@@ -79,18 +70,18 @@ def compute(
     from moohw.proxies.kernels import KERNELS
 
     if space != "nb201":
-        raise _fail(f"proxy tables exist for the nb201 space only, not {space!r}")
+        raise fail(f"proxy tables exist for the nb201 space only, not {space!r}")
     if dataset not in DATASETS:
-        raise _fail(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
+        raise fail(f"unknown dataset {dataset!r}; known: {', '.join(DATASETS)}")
     names = [n.strip() for n in proxies.split(",") if n.strip()]
     bad = [n for n in names if n not in KERNELS]
     if not names or bad:
-        raise _fail(
+        raise fail(
             f"unknown or non-torch proxies {bad or proxies!r}; "
             f"computable: {', '.join(sorted(KERNELS))}"
         )
     if workers < 0 or seed < 0 or (limit is not None and limit <= 0):
-        raise _fail("--workers and --seed must be >= 0 and --limit > 0")
+        raise fail("--workers and --seed must be >= 0 and --limit > 0")
     positions = None if limit is None else np.arange(min(limit, 15625))
     with Progress(
         TextColumn(f"{dataset} {','.join(names)}"),
