@@ -22,7 +22,7 @@ from moohw.data import BenchmarkData
 from moohw.devices import Device, get_device
 from moohw.knowledge import check_no_leak, default_knowledge
 from moohw.metrics import Scorer
-from moohw.proxies import get_proxy
+from moohw.proxies import DEFAULT_PROXY, get_proxy
 from moohw.registry import Registry
 from moohw.runs import RunResult, declared_front
 from moohw.spaces import get_space
@@ -46,6 +46,24 @@ def _nsga2(budget: int | None, **options: Any) -> Algorithm:
 @ALGORITHMS.register("oneproxy", "one proxy device: reuse a knowledge device's Pareto set")
 def _oneproxy(budget: int | None, **options: Any) -> Algorithm:
     return OneProxy(**options)
+
+
+@ALGORITHMS.register(
+    "controller", "moohw's controller: probe-conditioned policy pre-trained on synthetic devices"
+)
+def _controller(budget: int | None, **options: Any) -> Algorithm:
+    from moohw.algorithms.controller.search import ControllerSearch
+
+    return ControllerSearch(**options)
+
+
+@ALGORITHMS.register(
+    "controller-faithful", "Sim-is-More: PPO mutation controller pre-trained on synthetic devices"
+)
+def _controller_faithful(budget: int | None, **options: Any) -> Algorithm:
+    from moohw.algorithms.controller.search import FaithfulControllerSearch
+
+    return FaithfulControllerSearch(**options)
 
 
 #: Algorithms whose ``knowledge`` option (knowledge devices) :func:`search` fills in.
@@ -180,7 +198,7 @@ def search(
     budget: int,
     seed: int = 0,
     space: str = "nb201",
-    proxy: str = "params",
+    proxy: str = DEFAULT_PROXY,
     data: BenchmarkData | None = None,
     accuracy: str | None = DEFAULT_ACCURACY,
     dataset: str = "cifar10",

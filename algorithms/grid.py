@@ -1,4 +1,11 @@
-"""Run a grid of (algorithm, device, budget, seed) searches, resumably, on a process pool."""
+"""Run a grid of (algorithm, device, budget, seed) searches, resumably, on a process pool or Ray.
+
+Every registered algorithm runs on the same problems (one proxy for all), the same budgets and
+the same seeds. A budget-agnostic algorithm (:mod:`moohw.algorithms.anytime`) runs once per
+(device, seed) at the largest budget and its prefixes give the smaller budgets' rows; the others
+run every budget separately. ``results.csv`` has one row per (algo, device, budget, seed) either
+way; ``scored_from_budget`` says which run a row was scored from.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +14,21 @@ import multiprocessing as mp
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
+from moohw.algorithms.anytime import is_budget_agnostic, prefix_runs
 from moohw.algorithms.api import _cached_accuracy, _cached_device, search
 
 from moohw.accuracy import DEFAULT_ACCURACY
 from moohw.data import BenchmarkData
-from moohw.metrics import mean_ci, non_dominated
-from moohw.runs import safe_name, write_run
+from moohw.metrics import non_dominated, reference_point
+from moohw.proxies import DEFAULT_PROXY
+from moohw.runs import RunResult, safe_name, write_run
+from moohw.summary import BEST_COLUMNS, best_methods, summarize
 
 RESULT_COLUMNS = [
     "algo",
@@ -30,7 +41,10 @@ RESULT_COLUMNS = [
     "n_target_measurements",
     "n_front",
     "cheap_queries",
+    "cheap_cost_s",
     "wall_time_s",
+    "proxy",
+    "scored_from_budget",
 ]
 
 
@@ -56,26 +70,44 @@ def make_cells(
     return [Cell(a, d, b, s) for d in devices for b in budgets for a in algos for s in seeds]
 
 
-def run_cell(
+@dataclass(frozen=True)
+class Unit:
+    """Work for one worker: one cell, or every pending budget of a budget-agnostic
+    (algo, device, seed), run once at the largest and scored on prefixes (``anytime``)."""
+
+    cells: tuple[Cell, ...]
+    anytime: bool = False
+
+
+def plan_units(cells: Sequence[Cell], anytime: bool = True) -> list[Unit]:
+    """Group pending cells into units: budget-agnostic algorithms share one run per
+    (algo, device, seed) when ``anytime``; every other cell is a unit of its own."""
+    agnostic = {
+        a: anytime and is_budget_agnostic(a, max(c.budget for c in cells if c.algo == a))
+        for a in dict.fromkeys(c.algo for c in cells)
+    }
+    units = [Unit((c,)) for c in cells if not agnostic[c.algo]]
+
+    def key(c: Cell) -> tuple[str, str, int]:
+        return (c.algo, c.device, c.seed)
+
+    shared = sorted((c for c in cells if agnostic[c.algo]), key=key)
+    for _, g in groupby(shared, key=key):
+        group = tuple(sorted(g, key=lambda c: c.budget))
+        units.append(Unit(group, anytime=len(group) > 1))
+    return units
+
+
+def _record(
     cell: Cell,
+    r: RunResult,
     out: str,
-    space: str = "nb201",
-    proxy: str = "params",
-    data_root: str | None = None,
-    accuracy: str | None = DEFAULT_ACCURACY,
+    space: str,
+    data: BenchmarkData | None,
+    accuracy: str | None,
+    scored_from: int,
 ) -> dict[str, Any]:
-    """Run one cell, write its run directory and return its results row."""
-    data = BenchmarkData(data_root) if data_root else None
-    r = search(
-        cell.algo,
-        cell.device,
-        cell.budget,
-        cell.seed,
-        space=space,
-        proxy=proxy,
-        data=data,
-        accuracy=accuracy,
-    )
+    """Write the run directory of ``cell`` and return its results row."""
     run_dir = Path(out) / "runs" / cell.slug
     write_run(r, _cached_device(cell.device, space, data).space, run_dir)
     if r.scores and data is not None and accuracy:
@@ -94,8 +126,54 @@ def run_cell(
         "n_target_measurements": r.n_target_measurements,
         "n_front": len(r.front),
         "cheap_queries": int(sum(r.cheap_queries.values())),
+        "cheap_cost_s": float(sum(r.cheap_cost_s.values())),
         "wall_time_s": r.wall_time_s,
+        "proxy": r.proxy,
+        "scored_from_budget": scored_from,
     }
+
+
+def run_cell(
+    cell: Cell,
+    out: str,
+    space: str = "nb201",
+    proxy: str = DEFAULT_PROXY,
+    data_root: str | None = None,
+    accuracy: str | None = DEFAULT_ACCURACY,
+) -> dict[str, Any]:
+    """Run one cell, write its run directory and return its results row."""
+    data = BenchmarkData(data_root) if data_root else None
+    r = search(
+        cell.algo,
+        cell.device,
+        cell.budget,
+        cell.seed,
+        space=space,
+        proxy=proxy,
+        data=data,
+        accuracy=accuracy,
+    )
+    return _record(cell, r, out, space, data, accuracy, cell.budget)
+
+
+def run_unit(
+    unit: Unit,
+    out: str,
+    space: str = "nb201",
+    proxy: str = DEFAULT_PROXY,
+    data_root: str | None = None,
+    accuracy: str | None = DEFAULT_ACCURACY,
+) -> list[dict[str, Any]]:
+    """Run a unit and return one results row per cell (run directories written)."""
+    if not unit.anytime:
+        return [run_cell(c, out, space, proxy, data_root, accuracy) for c in unit.cells]
+    data = BenchmarkData(data_root) if data_root else None
+    first = unit.cells[0]
+    budgets = [c.budget for c in unit.cells]
+    runs = prefix_runs(first.algo, first.device, budgets, first.seed, space, proxy, data, accuracy)
+    return [
+        _record(c, runs[c.budget], out, space, data, accuracy, max(budgets)) for c in unit.cells
+    ]
 
 
 def write_true_fronts(
@@ -105,7 +183,11 @@ def write_true_fronts(
     data: BenchmarkData | None = None,
     accuracy: str | None = DEFAULT_ACCURACY,
 ) -> None:
-    """Write ``true_fronts/<device>.csv`` (latency_ms, accuracy) for exact devices with data."""
+    """Write ``true_fronts/<device>.csv`` (latency_ms, accuracy) for exact devices with data.
+
+    Also ``true_fronts/<device>.ref.json``: the HV reference point (accuracy, latency_ms) the
+    runs are scored with, which the figures use to frame the region that counts.
+    """
     if data is None or not accuracy or space != "nb201":
         return
     acc = _cached_accuracy(space, data, accuracy)
@@ -118,6 +200,10 @@ def write_true_fronts(
         X = dev.coverage()
         X = dev.space.enumerate() if X is None else X
         F = np.column_stack([-acc(X), dev.latency_ms(X)])
+        ref = reference_point(-F[:, 0], F[:, 1])
+        (folder / f"{safe_name(name)}.ref.json").write_text(
+            json.dumps({"accuracy": float(-ref[0]), "latency_ms": float(ref[1])}) + "\n"
+        )
         m = non_dominated(F)
         order = np.argsort(F[m, 1])
         pd.DataFrame(
@@ -129,20 +215,43 @@ def write_true_fronts(
         ).to_csv(folder / f"{safe_name(name)}.csv", index=False)
 
 
+def _is_live(device: str) -> bool:
+    return device.startswith(("local:", "ray:"))
+
+
 def run_grid(
     cells: Sequence[Cell],
     out: str | Path,
     space: str = "nb201",
-    proxy: str = "params",
+    proxy: str = DEFAULT_PROXY,
     data: BenchmarkData | None = None,
     accuracy: str | None = DEFAULT_ACCURACY,
     workers: int = 1,
     on_done: Callable[[dict[str, Any]], None] | None = None,
+    backend: str = "local",
+    anytime: bool = True,
 ) -> pd.DataFrame:
     """Run every cell not already finished in ``out`` and return all rows (``results.csv``).
 
     A cell is finished when ``out/runs/<slug>/row.json`` exists; finished cells are never rerun.
+
+    Args:
+        cells: The grid (:func:`make_cells`).
+        out: Output folder.
+        space: Search space name.
+        proxy: Accuracy proxy shared by every method.
+        data: Benchmark data (scoring, knowledge devices), or ``None``.
+        accuracy: Accuracy column used for scoring.
+        workers: Processes of the local pool (``backend="local"``).
+        on_done: Called with each row as it is finished (progress).
+        backend: ``local`` (a process pool of ``workers``) or ``ray`` (one Ray task per unit on
+            the cluster of ``RAY_ADDRESS``, or the Ray session already started; runs on live
+            devices stay in this process, one at a time, since they contend for the device).
+        anytime: Score budget-agnostic algorithms on the prefixes of one run per
+            (algo, device, seed); ``False`` runs every budget separately.
     """
+    if backend not in ("local", "ray"):
+        raise ValueError(f"backend must be local or ray, got {backend!r}")
     out = Path(out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
@@ -155,22 +264,25 @@ def run_grid(
                 on_done(rows[-1])
         else:
             todo.append(c)
+    units = plan_units(todo, anytime) if todo else []
     root = str(data.root) if data is not None else None
+    args = (str(out), space, proxy, root, accuracy)
 
-    def finish(cell: Cell, row: dict[str, Any]) -> None:
-        (out / "runs" / cell.slug / "row.json").write_text(json.dumps(row, default=float))
-        rows.append(row)
-        if on_done:
-            on_done(row)
+    def finish(unit: Unit, unit_rows: list[dict[str, Any]]) -> None:
+        for cell, row in zip(unit.cells, unit_rows, strict=True):
+            (out / "runs" / cell.slug / "row.json").write_text(json.dumps(row, default=float))
+            rows.append(row)
+            if on_done:
+                on_done(row)
 
-    if workers <= 1:
-        for c in todo:
-            finish(c, run_cell(c, str(out), space, proxy, root, accuracy))
+    if backend == "ray":
+        _run_on_ray(units, args, finish)
+    elif workers <= 1:
+        for u in units:
+            finish(u, run_unit(u, *args))
     else:
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-            futs = {
-                pool.submit(run_cell, c, str(out), space, proxy, root, accuracy): c for c in todo
-            }
+            futs = {pool.submit(run_unit, u, *args): u for u in units}
             for fut in as_completed(futs):
                 finish(futs[fut], fut.result())
     df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
@@ -179,23 +291,39 @@ def run_grid(
     return df
 
 
-def summarize(df: pd.DataFrame, metric: str = "hv_ratio") -> pd.DataFrame:
-    """Mean, median and 95% t-interval of ``metric`` per (device, budget, algo)."""
-    out = []
-    for (dev, bud, algo), g in df.groupby(["device", "budget", "algo"], sort=False):
-        v = g[metric].to_numpy(dtype=float)
-        v = v[np.isfinite(v)]
-        m, lo, hi = mean_ci(v) if len(v) else (np.nan, np.nan, np.nan)
-        out.append(
-            {
-                "device": dev,
-                "budget": bud,
-                "algo": algo,
-                "n_seeds": len(v),
-                f"{metric}_mean": m,
-                f"{metric}_median": float(np.median(v)) if len(v) else np.nan,
-                "ci_low": lo,
-                "ci_high": hi,
-            }
-        )
-    return pd.DataFrame(out)
+def _run_on_ray(
+    units: list[Unit],
+    args: tuple[Any, ...],
+    finish: Callable[[Unit, list[dict[str, Any]]], None],
+) -> None:
+    """Units as Ray tasks (one CPU each); units on live devices run here, one at a time."""
+    from moohw.devices.ray_fleet import connect
+
+    connect()  # joins RAY_ADDRESS / auto, or the session this process already started
+    import ray
+
+    task = ray.remote(num_cpus=1)(run_unit)
+    refs = {task.remote(u, *args): u for u in units if not _is_live(u.cells[0].device)}
+    for u in units:
+        if _is_live(u.cells[0].device):
+            finish(u, run_unit(u, *args))
+    pending = list(refs)
+    while pending:
+        done, pending = ray.wait(pending, num_returns=1)
+        finish(refs[done[0]], ray.get(done[0]))
+
+
+__all__ = [
+    "BEST_COLUMNS",
+    "RESULT_COLUMNS",
+    "Cell",
+    "Unit",
+    "best_methods",
+    "make_cells",
+    "plan_units",
+    "run_cell",
+    "run_grid",
+    "run_unit",
+    "summarize",
+    "write_true_fronts",
+]

@@ -14,7 +14,15 @@ from pymoo.core.population import Population
 
 
 class RandomSearch(Algorithm):
-    """Uniform sampling without replacement, ``batch_size`` architectures per iteration."""
+    """Uniform sampling without replacement, ``batch_size`` architectures per iteration.
+
+    Budget-agnostic: every batch is drawn at full size and only then cut to the remaining budget,
+    so a run with budget K measures exactly the first K architectures of a run with a larger
+    budget (same seed), and a comparison can score the prefixes of one run.
+    """
+
+    #: Its choices never depend on the budget K (see :mod:`moohw.algorithms.grid`).
+    budget_agnostic = True
 
     def __init__(self, batch_size: int = 10, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -25,8 +33,10 @@ class RandomSearch(Algorithm):
     def _batch(self) -> Population:
         problem: HWNASProblem = self.problem
         rem = problem.ledger.remaining
-        n = self.batch_size if rem is None else min(self.batch_size, rem)
-        X = problem.sample(n, self.random_state)
+        # Draw a full batch before cutting it: numpy's choice without replacement picks another
+        # algorithm for small sizes, so drawing ``rem`` rows would change them with K.
+        X = problem.sample(self.batch_size, self.random_state)
+        X = X if rem is None else X[:rem]
         if len(X) == 0:
             self.termination.force_termination = True
         return Population.new(X=X)

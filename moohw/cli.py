@@ -19,16 +19,18 @@ from rich.table import Table
 
 from moohw.accuracy import DEFAULT_ACCURACY
 from moohw.cli_common import DataOpt, friendly, progress, sub_app
+from moohw.cli_controller import pretrain_app
 from moohw.cli_measure import measure_cmd, store_app
 from moohw.cli_predictors import predictor_app, surrogate_app
 from moohw.cli_proxies import proxies_app
 from moohw.data import try_open_data
+from moohw.proxies import DEFAULT_PROXY
 
 app = sub_app("moohw: hardware-aware NAS as multi-objective optimisation.")
 console = Console()
 
 DEFAULT_DEVICE = "local:cpu"
-DEFAULT_ALGO = "nsga2"
+DEFAULT_ALGO = "controller"
 
 SpaceOpt = Annotated[str, typer.Option("--space", help="Search space: nb201 or fbnet.")]
 ProxyOpt = Annotated[str, typer.Option("--proxy", help="Accuracy proxy (see `moohw proxies`).")]
@@ -45,6 +47,26 @@ def _split(value: str, cast: Callable[[str], Any] = str) -> list[Any]:
         return [cast(v) for v in items]
     except ValueError:
         raise ValueError(f"bad list {value!r}: expected {cast.__name__} values") from None
+
+
+def _value(text: str) -> Any:
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    return {"true": True, "false": False}.get(text.lower(), text)
+
+
+def parse_options(items: list[str]) -> dict[str, Any]:
+    """``["k=v", ...]`` → ``{k: v}`` with ints, floats and true/false converted."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, val = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--option must be KEY=VALUE, got {item!r}")
+        out[key.strip()] = _value(val.strip())
+    return out
 
 
 def _check_names(algos: list[str], space: str, proxy: str) -> None:
@@ -65,9 +87,17 @@ def optimize(
     budget: Annotated[int, typer.Option("--budget", help="Target measurements K.")] = 50,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 0,
     space: SpaceOpt = "nb201",
-    proxy: ProxyOpt = "params",
+    proxy: ProxyOpt = DEFAULT_PROXY,
     data: DataOpt = None,
     accuracy: AccOpt = DEFAULT_ACCURACY,
+    option: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--option",
+            "-o",
+            help="Algorithm option KEY=VALUE (repeatable), e.g. -o checkpoint=DIR for controller.",
+        ),
+    ] = None,
     store: Annotated[
         Path | None,
         typer.Option("--store", help="Measurement store for live devices (default $MOOHW_STORE)."),
@@ -106,6 +136,7 @@ def optimize(
             proxy=proxy,
             data=bench,
             accuracy=accuracy,
+            options=parse_options(option or []),
             progress=lambda n: prog.update(task, completed=n),
         )
     if out is None:
@@ -139,11 +170,56 @@ def optimize(
     console.print(ft)
 
 
+def _algo_list(value: str) -> list[str]:
+    """``--algos``: comma-separated names, or ``all`` for every registered algorithm."""
+    from moohw.algorithms import ALGORITHMS
+
+    return ALGORITHMS.names() if value.strip() == "all" else _split(value)
+
+
+def _summary_table(summ: Any, best: Any, seeds: int, out: Path) -> tuple[Table, Table]:
+    """Rich tables of ``summary.csv`` (HV ratio per cell) and of the best method per cell."""
+    t = Table(title=f"HV ratio, mean [95% CI] over {seeds} seeds → {out}/results.csv")
+    for c in ("device", "K", "algo", "hv_ratio", "IGD+", "cheap queries"):
+        t.add_column(c)
+    for _, r in summ.iterrows():
+        val = (
+            "not scored"
+            if r["hv_ratio_mean"] != r["hv_ratio_mean"]
+            else f"{r['hv_ratio_mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
+        )
+        igd = r.get("igd_plus_mean", float("nan"))
+        cheap = r.get("cheap_queries_mean", float("nan"))
+        t.add_row(
+            str(r["device"]),
+            str(r["budget"]),
+            str(r["algo"]),
+            val,
+            "" if igd != igd else f"{igd:.3f}",
+            "" if cheap != cheap else f"{cheap:,.0f}",
+        )
+    bt = Table(title=f"best method per device and K (mean HV ratio) → {out}/best.csv")
+    for c in ("device", "K", "best", "runner-up", "margin", "95% CIs overlap"):
+        bt.add_column(c)
+    for _, r in best.iterrows():
+        has_runner = isinstance(r["runner_up"], str)
+        bt.add_row(
+            str(r["device"]),
+            str(r["budget"]),
+            f"{r['best']} ({r['best_mean']:.3f})",
+            f"{r['runner_up']} ({r['runner_up_mean']:.3f})" if has_runner else "-",
+            f"{r['margin']:+.3f}" if has_runner else "-",
+            ("yes" if r["intervals_overlap"] else "no") if has_runner else "-",
+        )
+    return t, bt
+
+
 @app.command()
 @friendly
 def compare(
     algos: Annotated[
-        str, typer.Option("--algos", help="Comma-separated algorithms.")
+        str,
+        typer.Option("--algos", help="Comma-separated algorithms, or `all` (every registered)."),
     ] = "random,nsga2",
     devices: Annotated[
         str, typer.Option("--devices", help="Comma-separated devices.")
@@ -153,7 +229,10 @@ def compare(
     ] = "10,50",
     seeds: Annotated[int, typer.Option("--seeds", help="Seeds 0..N-1 per cell.")] = 5,
     space: SpaceOpt = "nb201",
-    proxy: ProxyOpt = "params",
+    proxy: Annotated[
+        str,
+        typer.Option("--proxy", help="Accuracy proxy shared by every method (`moohw proxies`)."),
+    ] = DEFAULT_PROXY,
     data: DataOpt = None,
     accuracy: AccOpt = DEFAULT_ACCURACY,
     workers: Annotated[int, typer.Option("--workers", help="Worker processes.")] = 1,
@@ -161,21 +240,34 @@ def compare(
         str,
         typer.Option(
             "--backend",
-            help="local, or ray: bare device names become Ray fleet devices (ray:NAME).",
+            help="local (a process pool), or ray: runs are Ray tasks on the cluster "
+            "(RAY_ADDRESS) and bare device names become Ray fleet devices (ray:NAME).",
         ),
     ] = "local",
+    anytime: Annotated[
+        bool,
+        typer.Option(
+            "--anytime/--no-anytime",
+            help="Score budget-agnostic algorithms (random, BO) on the prefixes of one run at "
+            "the largest K instead of one run per K (same rows, fewer runs).",
+        ),
+    ] = True,
     out: Annotated[Path, typer.Option("--out", help="Output folder.")] = Path("runs/compare"),
 ) -> None:
-    """Run algorithms x devices x budgets x seeds; write results.csv and summary.csv."""
-    from moohw.algorithms.grid import make_cells, run_grid, summarize, write_true_fronts
+    """Run algorithms x devices x budgets x seeds; write results.csv, summary.csv, best.csv."""
+    from moohw.algorithms.grid import (
+        best_methods,
+        make_cells,
+        run_grid,
+        summarize,
+        write_true_fronts,
+    )
     from moohw.cli_measure import device_name_for_backend
     from moohw.devices import get_device
     from moohw.spaces import get_space
 
-    algo_l = _split(algos)
+    algo_l = _algo_list(algos)
     dev_l = [device_name_for_backend(d, backend) for d in _split(devices)]
-    if backend == "ray":
-        workers = 1  # the fleet's actors measure in parallel; one driver process is enough
     bud_l = _split(budgets, int)
     if any(b < 0 for b in bud_l):
         raise ValueError(f"budgets must be >= 0, got {bud_l}")
@@ -200,31 +292,37 @@ def compare(
             accuracy,
             workers,
             on_done=lambda row: prog.advance(task),
+            backend=backend,
+            anytime=anytime,
         )
     summ = summarize(df)
     summ.to_csv(out / "summary.csv", index=False)
-    t = Table(title=f"HV ratio, mean [95% CI] over {seeds} seeds → {out}/results.csv")
-    for c in ("device", "K", "algo", "hv_ratio"):
-        t.add_column(c)
-    for _, r in summ.iterrows():
-        val = (
-            "not scored"
-            if r["hv_ratio_mean"] != r["hv_ratio_mean"]
-            else f"{r['hv_ratio_mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
-        )
-        t.add_row(str(r["device"]), str(r["budget"]), str(r["algo"]), val)
+    best = best_methods(summ)
+    best.to_csv(out / "best.csv", index=False)
+    t, bt = _summary_table(summ, best, seeds, out)
     console.print(t)
+    if len(best):
+        console.print(bt)
 
 
 @app.command()
 @friendly
 def plot(
     run_dir: Annotated[Path, typer.Argument(help="A `moohw compare --out` folder.")],
+    budget: Annotated[
+        int | None,
+        typer.Option("--budget", help="K of the fronts and attainment surfaces (default: max)."),
+    ] = None,
+    data: DataOpt = None,
 ) -> None:
-    """Draw fronts per device and HV ratio vs budget as PNG into RUN_DIR."""
+    """Draw fronts, HV ratio vs K, median attainment surfaces and device monotonicity as PNG.
+
+    Writes into RUN_DIR: hv_vs_budget.png, fronts.png, attainment.png and, when two or more
+    compared devices have latency tables, monotonicity.png.
+    """
     from moohw.plotting import plot_run_dir
 
-    for p in plot_run_dir(run_dir):
+    for p in plot_run_dir(run_dir, try_open_data(data), budget):
         console.print(f"wrote {p}")
 
 
@@ -353,6 +451,7 @@ def spaces() -> None:
 
 app.command("measure")(measure_cmd)
 app.add_typer(store_app, name="store")
+app.add_typer(pretrain_app, name="pretrain")
 app.add_typer(predictor_app, name="predictor")
 app.add_typer(surrogate_app, name="surrogate")
 app.add_typer(proxies_app, name="proxies")

@@ -17,13 +17,39 @@ def test_optimize_without_data_writes_records(tmp_path, monkeypatch):
     )
     assert res.exit_code == 0, res.output
     rec = json.loads((tmp_path / "o" / "run.json").read_text())
-    assert rec["n_target_measurements"] == 20 and rec["algo"] == "nsga2"
+    assert rec["n_target_measurements"] == 20 and rec["algo"] == "controller"  # the default
+    assert rec["proxy"] == "tuned"
     assert rec["device"] == "synthetic:0" and "hv_ratio" not in rec
     ev = pd.read_csv(tmp_path / "o" / "evaluations.csv")
     assert list(ev.columns) == ["arch_str", "kind", "latency_ms", "proxy", "cost_s"]
     assert (ev["kind"] == "target").sum() == 20
     fr = pd.read_csv(tmp_path / "o" / "front.csv")
     assert len(fr) == rec["n_front"] and set(fr["arch_str"]) <= set(ev["arch_str"])
+
+
+def test_optimize_passes_algorithm_options(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    args = ["optimize", "--algo", "nsga2", "--device", "synthetic:0", "--budget", "12"]
+    res = runner.invoke(app, [*args, "-o", "pop_size=6", "--out", "o"])
+    assert res.exit_code == 0, res.output
+    rec = json.loads((tmp_path / "o" / "run.json").read_text())
+    assert rec["options"]["pop_size"] == 6
+    bad = runner.invoke(app, [*args, "-o", "pop_size", "--out", "o2"])
+    assert bad.exit_code == 2 and "KEY=VALUE" in bad.output
+    missing = runner.invoke(
+        app, ["optimize", "--device", "synthetic:0", "-o", f"checkpoint={tmp_path}/none"]
+    )
+    assert missing.exit_code == 2 and "pretrain controller" in missing.output
+
+
+def test_pretrain_controller_cli(tmp_path):
+    res = runner.invoke(
+        app, ["pretrain", "controller", "--steps", "2", "--seed", "1", "--out", str(tmp_path)]
+    )
+    assert res.exit_code == 0, res.output
+    assert (tmp_path / "default.pt").is_file() and (tmp_path / "prior.json").is_file()
+    bad = runner.invoke(app, ["pretrain", "controller", "--variant", "x", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "variant" in bad.output
 
 
 def test_optimize_default_measures_this_cpu_and_resumes(tmp_path, monkeypatch):

@@ -79,7 +79,8 @@ class HWNASEnv(gym.Env[dict[str, np.ndarray], int]):
             {
                 "cell": spaces.MultiDiscrete([N_OPS] * N_EDGES),
                 "latency": spaces.Box(0.0, 1.0, shape=(1,), dtype=np.float32),
-                "history_cells": spaces.MultiDiscrete(np.full((max(history, 1), N_EDGES), N_OPS)),
+                # Flat (history * 6,): stable-baselines3 flattens only 1-D MultiDiscrete spaces.
+                "history_cells": spaces.MultiDiscrete(np.full(max(history, 1) * N_EDGES, N_OPS)),
                 "history_latency": spaces.Box(
                     0.0, 1.0, shape=(max(history, 1),), dtype=np.float32
                 ),
@@ -121,7 +122,7 @@ class HWNASEnv(gym.Env[dict[str, np.ndarray], int]):
         return {
             "cell": self._cell.copy(),
             "latency": np.array([self._lat], dtype=np.float32),
-            "history_cells": cells,
+            "history_cells": cells.reshape(-1),
             "history_latency": lats,
             "history_actions": acts,
         }

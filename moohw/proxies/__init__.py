@@ -68,6 +68,11 @@ PROXIES.register("tuned", "moohw: .5 naswot + .2 logsynflow + .1 skip + .2 param
 )
 
 
+#: The proxy searches use unless told otherwise: the combination chosen on knowledge devices
+#: (its exhaustive front recovers 0.93-0.97 of the true front's hypervolume on the ND test devices).
+DEFAULT_PROXY = "tuned"
+
+
 def get_proxy(name: str, space: SearchSpace, dataset: str = "cifar10") -> AccuracyProxy:
     """Build the proxy ``name`` for ``space`` (``KeyError`` lists the known names)."""
     return PROXIES.get(name)(space, dataset)
@@ -75,6 +80,7 @@ def get_proxy(name: str, space: SearchSpace, dataset: str = "cifar10") -> Accura
 
 __all__ = [
     "DATASETS",
+    "DEFAULT_PROXY",
     "PROXIES",
     "AccuracyProxy",
     "FlopsProxy",
