@@ -48,6 +48,25 @@ def _oneproxy(budget: int | None, **options: Any) -> Algorithm:
     return OneProxy(**options)
 
 
+@ALGORITHMS.register("bo", "BoTorch qLogEHVI, categorical-kernel latency GP, exhaustive")
+def _bo(budget: int | None, **options: Any) -> Algorithm:
+    from moohw.algorithms.bo import BayesOpt  # imports BoTorch: only when used
+
+    return BayesOpt(**options)
+
+
+@ALGORITHMS.register("mfbo", "multi-fidelity BO (BoTorch MOMF), a knowledge proxy device as low")
+def _mfbo(budget: int | None, **options: Any) -> Algorithm:
+    from moohw.algorithms.mfbo import MultiFidelityBO
+
+    return MultiFidelityBO(**options)
+
+
+# MultiFidelityBO.budget_agnostic, declared here too: the factory cannot build it without its
+# knowledge devices, so anytime scoring could not read the class attribute.
+_mfbo.budget_agnostic = True  # type: ignore[attr-defined]
+
+
 @ALGORITHMS.register(
     "controller", "moohw's controller: probe-conditioned policy pre-trained on synthetic devices"
 )
@@ -67,7 +86,7 @@ def _controller_faithful(budget: int | None, **options: Any) -> Algorithm:
 
 
 #: Algorithms whose ``knowledge`` option (knowledge devices) :func:`search` fills in.
-NEEDS_KNOWLEDGE = frozenset({"oneproxy"})
+NEEDS_KNOWLEDGE = frozenset({"mfbo", "oneproxy"})
 
 
 def run_algorithm(

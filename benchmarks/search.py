@@ -58,6 +58,19 @@ def default_devices(data_root: Path | None) -> list[str]:
     return [f"help:{d}" for d in nd] + EXTRA_DEVICES
 
 
+def parse_caps(text: str) -> dict[tuple[str, int], int]:
+    """``"bo:100=3,mfbo:100=3"`` → ``{("bo", 100): 3, ("mfbo", 100): 3}``."""
+    caps: dict[tuple[str, int], int] = {}
+    for item in filter(None, (t.strip() for t in text.split(","))):
+        try:
+            key, n = item.split("=")
+            algo, k = key.split(":")
+            caps[(algo, int(k))] = int(n)
+        except ValueError:
+            raise SystemExit(f"--cap expects ALGO:K=N items, got {item!r}") from None
+    return caps
+
+
 def _fmt(m: float, lo: float, hi: float) -> str:
     return "n/a" if m != m else f"{m:.3f} [{lo:.3f}, {hi:.3f}]"
 
@@ -133,6 +146,11 @@ def main() -> None:
     ap.add_argument("--proxy", default=DEFAULT_PROXY, help="one proxy for every method")
     ap.add_argument("--accuracy", default=DEFAULT_ACCURACY, help="scoring column")
     ap.add_argument("--backend", default="local", choices=["local", "ray"])
+    ap.add_argument(
+        "--cap",
+        default="",
+        help="fewer seeds for costly cells: ALGO:K=N,... runs ALGO at budget K on seeds < N only",
+    )
     args = ap.parse_args()
 
     data = open_data(args.data)
@@ -143,6 +161,8 @@ def main() -> None:
     budgets = [int(b) for b in args.budgets.split(",")]
     out = Path(args.out)
     cells = make_cells(algos, devices, budgets, list(range(args.seeds)))
+    caps = parse_caps(args.cap)
+    cells = [c for c in cells if c.seed < caps.get((c.algo, c.budget), args.seeds)]
     resumed = sum((out / "runs" / c.slug / "row.json").is_file() for c in cells)
     t0 = time.perf_counter()
     write_true_fronts(devices, out, "nb201", data, args.accuracy)
@@ -176,6 +196,7 @@ def main() -> None:
         "devices": devices,
         "budgets": budgets,
         "seeds": args.seeds,
+        "caps": {f"{a}:{k}": n for (a, k), n in caps.items()},
         "proxy": args.proxy,
         "accuracy": args.accuracy,
         "knowledge": knowledge,

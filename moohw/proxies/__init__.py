@@ -69,7 +69,7 @@ PROXIES.register("tuned", "moohw: .5 naswot + .2 logsynflow + .1 skip + .2 param
 
 
 #: The proxy searches use unless told otherwise: the combination chosen on knowledge devices
-#: (its exhaustive front recovers 0.93-0.97 of the true front's hypervolume on the ND test devices).
+#: (its exhaustive front keeps 0.93-0.97 of the true front's hypervolume on ND test devices).
 DEFAULT_PROXY = "tuned"
 
 
