@@ -119,13 +119,14 @@ def train_default(
     """
     if iterations < 0 or episodes < 2:
         raise ValueError(f"need iterations >= 0 and episodes >= 2, got {iterations}, {episodes}")
-    torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     space = NB201Space()
     Phi = cell_features(space, space.enumerate())
     lprior = fit_latency_prior(prior, seed=seed, knowledge=knowledge)
     model = InContextLatency(lprior, Phi)
-    policy = ScoringPolicy()
+    with torch.random.fork_rng():  # seeded initialisation without touching the global stream
+        torch.manual_seed(seed)
+        policy = ScoringPolicy()
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
     log = TrainLog()
     for it in range(iterations):
