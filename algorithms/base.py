@@ -62,3 +62,12 @@ def fresh(problem: HWNASProblem, X: np.ndarray) -> np.ndarray:
     X = X[ok]
     rem = problem.ledger.remaining
     return X if rem is None else X[:rem]
+
+
+def check_knowledge(problem: HWNASProblem, knowledge: list[Any]) -> None:
+    """Raise if the target is among the knowledge devices or one is for another space."""
+    if problem.device.name in {d.name for d in knowledge}:
+        raise ValueError(f"target {problem.device.name} must not be a knowledge device")
+    for d in knowledge:
+        if d.space != problem.space:
+            raise ValueError(f"knowledge device {d.name} is for space {d.space.name}")

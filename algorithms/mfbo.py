@@ -47,6 +47,7 @@ import torch
 from botorch.acquisition.multi_objective.multi_fidelity import MOMF
 from botorch.exceptions.warnings import NumericsWarning
 from botorch.utils.multi_objective.box_decompositions import FastNondominatedPartitioning
+from moohw.algorithms.base import check_knowledge
 from moohw.algorithms.bo import BayesOpt
 from moohw.algorithms.bo_models import (
     DTYPE,
@@ -157,12 +158,7 @@ class MultiFidelityBO(BayesOpt):
         self._probe_spent = 0.0  # proxy-device choice (one-off, outside the cap)
 
     def _setup(self, problem: HWNASProblem, **kwargs: Any) -> None:
-        names = {d.name for d in self.knowledge}
-        if problem.device.name in names:
-            raise ValueError(f"target {problem.device.name} must not be a knowledge device")
-        for d in self.knowledge:
-            if d.space != problem.space:
-                raise ValueError(f"knowledge device {d.name} is for space {d.space.name}")
+        check_knowledge(problem, self.knowledge)
         super()._setup(problem, **kwargs)
         self.knowledge = [d for d in self.knowledge if d.covers(self.cand).all()]
         if not self.knowledge:

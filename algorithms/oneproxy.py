@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from moohw.algorithms.base import check_knowledge
 from moohw.problems import HWNASProblem
 from pymoo.core.algorithm import Algorithm
 from pymoo.core.population import Population
@@ -83,12 +84,7 @@ class OneProxy(Algorithm):
         self._queue = np.zeros((0, 0), dtype=np.int64)
 
     def _setup(self, problem: HWNASProblem, **kwargs: Any) -> None:
-        names = {d.name for d in self.knowledge}
-        if problem.device.name in names:
-            raise ValueError(f"target {problem.device.name} must not be a knowledge device")
-        for d in self.knowledge:
-            if d.space != problem.space:
-                raise ValueError(f"knowledge device {d.name} is for space {d.space.name}")
+        check_knowledge(problem, self.knowledge)
 
     def _initialize_infill(self) -> Population:
         problem: HWNASProblem = self.problem

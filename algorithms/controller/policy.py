@@ -48,13 +48,20 @@ class ScoringPolicy(nn.Module):
     moves it away from greedy only where the returns say so.
     """
 
-    def __init__(self, hidden: int = 32, alpha: float = 8.0) -> None:
+    def __init__(self, hidden: int = 32, alpha: float = 8.0, seed: int | None = None) -> None:
         super().__init__()
         self.linear = nn.Linear(N_FEATURES, 1)
         self.mlp = nn.Sequential(
             nn.Linear(N_FEATURES, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh()
         )
         self.head = nn.Linear(hidden, 1)
+        if seed is not None:  # torch's default initialisation, drawn from a private generator
+            g = torch.Generator().manual_seed(seed)
+            for layer in (self.linear, self.mlp[0], self.mlp[2], self.head):
+                assert isinstance(layer, nn.Linear)
+                nn.init.kaiming_uniform_(layer.weight, a=5**0.5, generator=g)
+                bound = 1.0 / layer.in_features**0.5
+                nn.init.uniform_(layer.bias, -bound, bound, generator=g)
         with torch.no_grad():
             self.linear.weight.zero_()
             self.linear.bias.zero_()

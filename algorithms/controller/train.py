@@ -124,9 +124,7 @@ def train_default(
     Phi = cell_features(space, space.enumerate())
     lprior = fit_latency_prior(prior, seed=seed, knowledge=knowledge)
     model = InContextLatency(lprior, Phi)
-    with torch.random.fork_rng():  # seeded initialisation without touching the global stream
-        torch.manual_seed(seed)
-        policy = ScoringPolicy()
+    policy = ScoringPolicy(seed=seed)
     opt = torch.optim.Adam(policy.parameters(), lr=lr)
     log = TrainLog()
     for it in range(iterations):
