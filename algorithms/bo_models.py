@@ -13,6 +13,12 @@ model), column ``n_var + 1`` the fidelity (``1`` target, ``0`` low fidelity).
 - :class:`TargetLatencyObjective` maps the GP's standardised outcome back to milliseconds on
   the *target's* scale (for either fidelity), so hypervolumes are computed in the units the run
   is scored in.
+
+The Hamming (overlap) kernel on categorical inputs follows Ru, Alvi, Nguyen, Osborne & Roberts,
+"Bayesian optimisation over multiple continuous and categorical inputs" (CoCaBO, ICML 2020) and
+Oh et al., "Combinatorial Bayesian optimization using the graph cartesian product" (COMBO,
+NeurIPS 2019); the two-task fidelity kernel is the intrinsic coregionalisation model (Bonilla,
+Chai & Williams, "Multi-task Gaussian process prediction", NeurIPS 2007).
 """
 
 from __future__ import annotations
@@ -188,7 +194,7 @@ class LatencyGP:
         return float(math.exp(-1.0 / float(fid.lengthscale.item())))
 
     def target_ms(self, z: Tensor) -> Tensor:
-        """Standardised outcome ``z`` mapped to target milliseconds (at least 0)."""
+        """Standardised outcome ``z`` (any shape) mapped to target milliseconds (at least 0), same shape."""
         mu, sd, _ = self.stats[TARGET]
         y = mu + sd * z
         return torch.exp(y) if self.outcome == "log" else y.clamp_min(0.0)
@@ -302,7 +308,7 @@ def dominated(points: np.ndarray, front: np.ndarray) -> np.ndarray:
 
 
 def normalised(values: np.ndarray) -> np.ndarray:
-    """Min-max normalisation to [0, 1] (constant input maps to 0)."""
+    """Min-max normalisation of ``(N,)`` values to [0, 1] (constant input maps to 0); same shape."""
     lo, hi = float(np.min(values)), float(np.max(values))
     return (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values, dtype=np.float64)
 

@@ -3,6 +3,11 @@
 All objectives are minimised: ``F = (-accuracy, latency_ms)``. The hypervolume reference point is
 ``(-p15(accuracy over the space), max latency over the space)``; IGD+ is computed on objectives
 min-max normalised over the space. Indicators come from moocore and pymoo.
+
+References: hypervolume (Zitzler & Thiele, "Multiobjective optimization using evolutionary
+algorithms — a comparative case study", PPSN 1998); IGD+ (Ishibuchi, Masuda, Tanigaki & Nojima,
+"Modified distance calculation in generational distance and inverted generational distance",
+EMO 2015), pymoo's ``IGDPlus``.
 """
 
 from __future__ import annotations

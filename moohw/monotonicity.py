@@ -54,7 +54,12 @@ def monotonicity(
     data: BenchmarkData | None,
     method: str = "spearman",
 ) -> tuple[list[str], np.ndarray]:
-    """Device × device rank correlation over the space (common coverage per pair)."""
+    """Device × device rank correlation over the space (common coverage per pair).
+
+    Returns the device names that have latency in this space and their ``(d, d)`` symmetric
+    correlation matrix (``method``: ``spearman`` or ``kendall``; NaN where two devices share
+    fewer than 3 architectures).
+    """
     _, lat = collect_latencies(space, names, data)
     return monotonicity_matrix(lat, method)
 

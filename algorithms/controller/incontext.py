@@ -10,7 +10,11 @@ marginal likelihood on a small grid.
 
 :func:`ehvi_2d` is the exact expected hypervolume improvement of a candidate whose first
 objective (the accuracy proxy) is known and whose second (latency) is Gaussian, over a 2-D front:
-``sum_k w_k E[max(0, h_k - L)]`` over the steps of the front's attainment curve.
+``sum_k w_k E[max(0, h_k - L)]`` over the steps of the front's attainment curve (the exact 2-D
+EHVI of Emmerich, Deutz & Klinkenberg, "Hypervolume-based expected improvement: monotonicity
+properties and exact computation", CEC 2011, specialised to one Gaussian objective). The
+conjugate Bayesian linear model is textbook (Bishop, *Pattern Recognition and Machine Learning*,
+§3.3).
 """
 
 from __future__ import annotations
@@ -177,7 +181,11 @@ def ehvi_2d(
     front: np.ndarray,
     ref: tuple[float, float],
 ) -> np.ndarray:
-    """Exact EHVI of candidates with known ``f1`` and ``f2 ~ N(mean, std)`` (both minimised)."""
+    """Exact EHVI of candidates with known ``f1`` and ``f2 ~ N(mean, std)`` (both minimised).
+
+    ``f1``, ``mean``, ``std`` are ``(N,)`` (``f2`` in the front's latency units, e.g. ms);
+    ``front`` is ``(m, 2)``; returns ``(N,)`` in objective-area units.
+    """
     width, hs = _segments(f1, front, ref)
     m = np.asarray(mean, float)[:, None]
     s = np.maximum(np.asarray(std, float), 1e-12)[:, None]
@@ -189,7 +197,10 @@ def ehvi_2d(
 def hvi_2d(
     f1: np.ndarray, f2: np.ndarray, front: np.ndarray, ref: tuple[float, float]
 ) -> np.ndarray:
-    """Exact hypervolume improvement of points ``(f1, f2)`` over a 2-D front (minimised)."""
+    """Exact hypervolume improvement of points ``(f1, f2)`` over a 2-D front (minimised).
+
+    ``f1``, ``f2`` are ``(N,)``, ``front`` is ``(m, 2)``; returns ``(N,)``.
+    """
     width, hs = _segments(f1, front, ref)
     gain = np.clip(hs[None, :] - np.asarray(f2, float)[:, None], 0.0, None)
     return np.asarray((width * gain).sum(axis=1))

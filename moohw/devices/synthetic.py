@@ -31,7 +31,10 @@ def truncated_normal(
     high: float | np.ndarray,
     rng: np.random.Generator,
 ) -> np.ndarray:
-    """Samples of N(mean, std) truncated to [low, high] (absolute bounds, standardised here)."""
+    """Samples of N(mean, std) truncated to [low, high] (absolute bounds, standardised here).
+
+    ``mean`` and ``std`` broadcast together; the result has their broadcast shape.
+    """
     mean, std = np.atleast_1d(np.asarray(mean, float)), np.atleast_1d(np.asarray(std, float))
     low = np.broadcast_to(np.asarray(low, float), mean.shape)
     high = np.broadcast_to(np.asarray(high, float), mean.shape)

@@ -22,7 +22,10 @@ from moohw.spaces import SearchSpace
 
 
 def fit_nnls(Phi: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
-    """Non-negative weights and a free intercept for ``y ≈ Phi @ w + c``."""
+    """Non-negative weights ``(D,)`` and a free intercept ``c`` for ``y ≈ Phi @ w + c``.
+
+    ``Phi`` is ``(k, D)`` features, ``y`` is ``(k,)`` (ms when fitting latency).
+    """
     # The intercept may be negative: split it into two non-negative columns.
     A = np.column_stack([Phi, np.ones(len(Phi)), -np.ones(len(Phi))])
     sol, _ = nnls(A, y, maxiter=50 * A.shape[1])
@@ -59,7 +62,10 @@ class PerEdgeNNLS(_NNLS):
 
 
 def proxy_weights(space: SearchSpace, X: np.ndarray, y_ms: np.ndarray) -> np.ndarray:
-    """The proxy device's per-feature linear model ``w_p`` (one-hot features, least squares)."""
+    """The proxy device's per-feature linear model ``w_p`` ``(D,)`` (one-hot features, least squares).
+
+    ``X`` is ``(k, n_var)`` choice ids and ``y_ms`` ``(k,)`` latency in milliseconds.
+    """
     Phi = np.column_stack([one_hot(space, X), np.ones(len(X))])
     w, *_ = np.linalg.lstsq(Phi, y_ms, rcond=None)
     return w[:-1]
@@ -169,6 +175,8 @@ def pick_proxy(
     lookup: KnowledgeLookup | None = None,
 ) -> str:
     """The knowledge device whose latency ranks the target samples best (Spearman).
+
+    ``X`` is ``(k, n_var)`` choice ids, ``y_ms`` ``(k,)`` measured latency in milliseconds.
 
     Knowledge devices that do not cover every sample are skipped. Pass a ``lookup`` to reuse
     its cached per-device maps across calls.

@@ -136,7 +136,7 @@ class SearchSpace(ABC):
         return X @ radix
 
     def from_position(self, pos: np.ndarray | Sequence[int]) -> np.ndarray:
-        """Inverse of :meth:`position`."""
+        """Inverse of :meth:`position`: ``(n,)`` positions → ``(n, n_var)`` choice ids."""
         p = np.asarray(pos, dtype=np.int64).ravel()
         if p.size and (p.min() < 0 or p.max() >= self.size):
             raise ValueError(f"positions must lie in [0, {self.size - 1}]")
@@ -148,13 +148,13 @@ class SearchSpace(ABC):
         return out
 
     def keys(self, X: np.ndarray) -> list[bytes]:
-        """Hashable key per architecture (for dict lookups in any space)."""
+        """Hashable key per row of ``X`` ``(n, n_var)`` (for dict lookups in any space)."""
         X = self.validate(X)
         return [row.tobytes() for row in np.ascontiguousarray(X, dtype=np.int64)]
 
     @abstractmethod
     def to_str(self, X: np.ndarray) -> list[str]:
-        """Canonical human-readable strings, one per architecture."""
+        """Canonical human-readable strings, one per row of ``X`` ``(n, n_var)``."""
 
     @abstractmethod
     def from_str(self, strings: Sequence[str]) -> np.ndarray:

@@ -34,10 +34,12 @@ class FBNetSpace(SearchSpace):
     blocks = FBNET_BLOCKS
 
     def to_str(self, X: np.ndarray) -> list[str]:
+        """One string per row of ``X`` ``(n, n_var)``: 22 block names joined by ``-``."""
         X = self.validate(X)
         return ["-".join(FBNET_BLOCKS[int(i)] for i in row) for row in X]
 
     def from_str(self, strings: Sequence[str]) -> np.ndarray:
+        """Choice ids ``(n, n_var)`` of ``n`` strings (inverse of :meth:`to_str`)."""
         if isinstance(strings, str):
             strings = [strings]
         out = np.empty((len(strings), self.n_var), dtype=np.int64)

@@ -36,6 +36,7 @@ class NB201Space(SearchSpace):
     edges = NB201_EDGES
 
     def to_str(self, X: np.ndarray) -> list[str]:
+        """One string per row of ``X`` ``(n, n_var)``: ``|op~0|+|op~0|op~1|+|op~0|op~1|op~2|``."""
         X = self.validate(X)
         out = []
         for row in X:
@@ -44,6 +45,7 @@ class NB201Space(SearchSpace):
         return out
 
     def from_str(self, strings: Sequence[str]) -> np.ndarray:
+        """Choice ids ``(n, n_var)`` of ``n`` strings (inverse of :meth:`to_str`)."""
         if isinstance(strings, str):
             strings = [strings]
         out = np.empty((len(strings), 6), dtype=np.int64)
