@@ -194,7 +194,10 @@ class LatencyGP:
         return float(math.exp(-1.0 / float(fid.lengthscale.item())))
 
     def target_ms(self, z: Tensor) -> Tensor:
-        """Standardised outcome ``z`` (any shape) mapped to target milliseconds (at least 0), same shape."""
+        """Standardised outcome ``z`` (any shape) mapped to target milliseconds (at least 0).
+
+        Returns a tensor of the same shape as ``z``.
+        """
         mu, sd, _ = self.stats[TARGET]
         y = mu + sd * z
         return torch.exp(y) if self.outcome == "log" else y.clamp_min(0.0)
@@ -308,7 +311,7 @@ def dominated(points: np.ndarray, front: np.ndarray) -> np.ndarray:
 
 
 def normalised(values: np.ndarray) -> np.ndarray:
-    """Min-max normalisation of ``(N,)`` values to [0, 1] (constant input maps to 0); same shape."""
+    """Min-max normalisation of ``(N,)`` values to [0, 1] (constant maps to 0); same shape."""
     lo, hi = float(np.min(values)), float(np.max(values))
     return (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values, dtype=np.float64)
 

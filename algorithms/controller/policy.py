@@ -149,7 +149,10 @@ class ProbeState:
 
 
 def hvi_height(f1: np.ndarray, front: np.ndarray, ref: tuple[float, float]) -> np.ndarray:
-    """Attainment height ``(N,)`` of the ``(m, 2)`` front at each of ``f1`` ``(N,)`` (``ref[1]`` where nothing dominates)."""
+    """Attainment height ``(N,)`` of the ``(m, 2)`` front at each ``f1`` ``(N,)``.
+
+    ``ref[1]`` where nothing dominates.
+    """
     edges, heights = attainment_steps(front, ref)
     k = np.searchsorted(edges, f1, side="right") - 1
     out = np.full(len(f1), ref[1], dtype=float)

@@ -36,7 +36,10 @@ TRAIN_BUDGETS = (10, 15, 20, 30)
 
 
 def synthetic_latencies(prior: SyntheticPrior, seeds: range | list[int]) -> list[np.ndarray]:
-    """Whole-space latency of synthetic devices drawn from ``prior``: one ``(15625,)`` array (ms) per seed."""
+    """Whole-space latency of synthetic devices drawn from ``prior``.
+
+    One ``(15625,)`` array (ms) per seed, in NB201 enumeration order.
+    """
     space = NB201Space()
     X = space.enumerate()
     return [PriorDevice(f"prior:{s}", space, prior, seed=s).latency_ms(X) for s in seeds]

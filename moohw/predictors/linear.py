@@ -62,7 +62,7 @@ class PerEdgeNNLS(_NNLS):
 
 
 def proxy_weights(space: SearchSpace, X: np.ndarray, y_ms: np.ndarray) -> np.ndarray:
-    """The proxy device's per-feature linear model ``w_p`` ``(D,)`` (one-hot features, least squares).
+    """The proxy device's per-feature linear model ``w_p`` ``(D,)`` (one-hot, least squares).
 
     ``X`` is ``(k, n_var)`` choice ids and ``y_ms`` ``(k,)`` latency in milliseconds.
     """
