@@ -29,8 +29,13 @@ from pymoo.core.population import Population
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
 from moohw.devices import Device
-from moohw.metrics import spearman
 from moohw.predictors import AdaProxy, DeviceData
+from moohw.predictors.proxydevice import (
+    ProxyChoice,
+    choose_proxy,
+    needs_adaptation,
+    pooled_latency,
+)
 
 
 def default_probes(budget: int | None) -> int:
@@ -59,6 +64,13 @@ class OneProxy(Algorithm):
             pooled over edges; 5 parameters on NB201) or ``feature`` (the paper's: one per
             (edge, op) feature, 30 parameters, which 10 samples cannot fit).
         batch_size: Architectures measured per iteration after the probes.
+        pool: Pool the devices tied at the top on the probes (moohw's default; see
+            :mod:`moohw.predictors.proxydevice`); ``False`` takes the first device with the best
+            ρ in the order given, as the paper's arg-max does.
+        tie_tolerance: ρ tolerance for ties (``None``: ``min(0.5, 1 / (k - 1))`` for ``k``
+            probes).
+        min_trust: Adapt whenever fewer probes than this were measured (their ρ cannot certify
+            monotonicity); ``0`` trusts ρ alone, as the paper does.
     """
 
     def __init__(
@@ -69,6 +81,9 @@ class OneProxy(Algorithm):
         adapt: bool = True,
         correction: str = "choice",
         batch_size: int = 10,
+        pool: bool = True,
+        tie_tolerance: float | None = None,
+        min_trust: int = 6,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -80,6 +95,9 @@ class OneProxy(Algorithm):
         self.adapt = adapt
         self.correction = correction
         self.batch_size = batch_size
+        self.pool = bool(pool)
+        self.tie_tolerance = tie_tolerance
+        self.min_trust = int(min_trust)
         self.info: dict[str, Any] = {}
         self._queue = np.zeros((0, 0), dtype=np.int64)
 
@@ -104,17 +122,23 @@ class OneProxy(Algorithm):
         usable = [d for d in self.knowledge if d.covers(cand).all()]
         if not usable:
             raise ValueError("no knowledge device covers every candidate architecture")
-        rhos = {}
-        for d in usable:
-            rho = spearman(d.latency_ms(Xp), yp) if len(yp) > 2 else 0.0
-            rhos[d.name] = rho if np.isfinite(rho) else -1.0
-        proxy = max(usable, key=lambda d: rhos[d.name])
-        lat = proxy.latency_ms(cand)
-        problem.ledger.count_cheap("proxy_device", len(cand), 0.0)
-        adapted = bool(self.adapt and rhos[proxy.name] < self.threshold and len(yp) >= 3)
+        by_name = {d.name: d for d in usable}
+        probe_lat = {d.name: d.latency_ms(Xp) for d in usable}
+        choice = choose_proxy(probe_lat, yp, self.tie_tolerance if self.pool else 0.0)
+        if not self.pool:  # the paper's arg-max: the first listed device among the best
+            first = max(usable, key=lambda d: choice.rhos[d.name]).name
+            choice = ProxyChoice((first,), choice.rhos, choice.rhos[first], 0.0)
+        lat_by = {n: by_name[n].latency_ms(cand) for n in choice.names}
+        lat = (
+            pooled_latency(lat_by, choice.names) if len(choice.names) > 1 else lat_by[choice.name]
+        )
+        problem.ledger.count_cheap("proxy_device", len(cand) * len(choice.names), 0.0)
+        adapted = bool(
+            self.adapt and needs_adaptation(choice, len(yp), self.threshold, self.min_trust)
+        )
         if adapted:
-            model = AdaProxy(problem.space, proxy=proxy.name, correction=self.correction)
-            model.fit({proxy.name: DeviceData(cand, lat)}, Xp, yp)
+            model = AdaProxy(problem.space, proxy=choice.name, correction=self.correction)
+            model.fit({choice.name: DeviceData(cand, lat)}, Xp, yp)
             lat = model.predict(cand)
             problem.ledger.count_cheap("predictor", len(cand), 0.0)
         score = problem.proxy.score(cand)
@@ -136,9 +160,10 @@ class OneProxy(Algorithm):
             budget_left -= len(take)
         self._queue = np.vstack(queue) if queue else np.zeros((0, problem.n_var), np.int64)
         self.info = {
-            "proxy_device": proxy.name,
-            "probe_spearman": rhos[proxy.name],
-            "probe_spearman_all": rhos,
+            "proxy_device": choice.name,
+            "proxy_devices_pooled": list(choice.names),
+            "probe_spearman": choice.rho,
+            "probe_spearman_all": dict(choice.rhos),
             "adapted": adapted,
         }
 
