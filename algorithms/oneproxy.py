@@ -35,6 +35,7 @@ from moohw.predictors.proxydevice import (
     choose_proxy,
     needs_adaptation,
     pooled_latency,
+    tie_tolerance,
 )
 
 
@@ -68,7 +69,9 @@ class OneProxy(Algorithm):
             :mod:`moohw.predictors.proxydevice`); ``False`` takes the first device with the best
             ρ in the order given, as the paper's arg-max does.
         tie_tolerance: ρ tolerance for ties (``None``: ``min(0.5, 1 / (k - 1))`` for ``k``
-            probes).
+            probes when ``k < pool_below``, else exact ties only).
+        pool_below: Pool tied devices only with fewer probes than this (``None``: ``min_trust``);
+            with 10 probes the single best device did better on the knowledge devices.
         min_trust: Adapt whenever fewer probes than this were measured (their ρ cannot certify
             monotonicity); ``0`` trusts ρ alone, as the paper does.
     """
@@ -84,6 +87,7 @@ class OneProxy(Algorithm):
         pool: bool = True,
         tie_tolerance: float | None = None,
         min_trust: int = 6,
+        pool_below: int | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -98,6 +102,7 @@ class OneProxy(Algorithm):
         self.pool = bool(pool)
         self.tie_tolerance = tie_tolerance
         self.min_trust = int(min_trust)
+        self.pool_below = self.min_trust if pool_below is None else int(pool_below)
         self.info: dict[str, Any] = {}
         self._queue = np.zeros((0, 0), dtype=np.int64)
 
@@ -124,7 +129,10 @@ class OneProxy(Algorithm):
             raise ValueError("no knowledge device covers every candidate architecture")
         by_name = {d.name: d for d in usable}
         probe_lat = {d.name: d.latency_ms(Xp) for d in usable}
-        choice = choose_proxy(probe_lat, yp, self.tie_tolerance if self.pool else 0.0)
+        tol = self.tie_tolerance
+        if tol is None:
+            tol = tie_tolerance(len(yp)) if len(yp) < self.pool_below else 0.0
+        choice = choose_proxy(probe_lat, yp, tol if self.pool else 0.0)
         if not self.pool:  # the paper's arg-max: the first listed device among the best
             first = max(usable, key=lambda d: choice.rhos[d.name]).name
             choice = ProxyChoice((first,), choice.rhos, choice.rhos[first], 0.0)
