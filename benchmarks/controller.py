@@ -45,7 +45,7 @@ def greedy_checkpoint(folder: Path) -> Path:
 
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(SHIPPED / "prior.json", folder / "prior.json")
-    blob = torch.load(SHIPPED / "default.pt", map_location="cpu", weights_only=False)
+    blob = torch.load(SHIPPED / "default.pt", map_location="cpu", weights_only=True)
     policy = ScoringPolicy(hidden=int(blob["hidden"]))
     blob["policy"] = policy.state_dict()  # same in-context latency prior as the shipped model
     torch.save(blob, folder / "default.pt")

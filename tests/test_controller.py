@@ -230,7 +230,7 @@ def test_pretraining_is_reproducible(tmp_path) -> None:  # type: ignore[no-untyp
     a = pretrain("default", steps=2, seed=7, out=tmp_path / "a")
     b = pretrain("default", steps=2, seed=7, out=tmp_path / "b")
     c = pretrain("default", steps=2, seed=8, out=tmp_path / "c")
-    wa, wb, wc = (torch.load(p, weights_only=False)["policy"] for p in (a, b, c))
+    wa, wb, wc = (torch.load(p, weights_only=True)["policy"] for p in (a, b, c))
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
     assert not all(torch.equal(wa[k], wc[k]) for k in wa)
 

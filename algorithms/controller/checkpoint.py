@@ -2,15 +2,24 @@
 
 A checkpoint folder holds ``prior.json`` (the synthetic-device prior and the knowledge devices it
 was fitted on), ``default.pt`` + ``default.json`` (moohw's policy, its meta-learned latency prior
-and its training record) and ``faithful.zip`` + ``faithful.json`` (the Sim-is-More PPO model and
-its record). The shipped folder is ``moohw/algorithms/controller/checkpoints``; ``moohw pretrain
-controller --out DIR`` writes a new one and ``--option checkpoint=DIR`` deploys it.
+and its training record) and ``faithful.pt`` + ``faithful.json`` (the Sim-is-More PPO policy's
+weights and its record, PPO settings included). The shipped folder is
+``moohw/algorithms/controller/checkpoints``; ``moohw pretrain controller --out DIR`` writes a new
+one and ``--option checkpoint=DIR`` deploys it.
+
+Checkpoints are data, not code: ``*.pt`` files hold only tensors, ints and dicts and are read with
+``torch.load(weights_only=True)``, whose unpickler refuses every other global, so a crafted folder
+cannot run anything on load (it is refused with :class:`UnsafeCheckpointError`). The faithful
+policy's weights are loaded into a PPO built from the recorded settings, never by ``PPO.load``
+(which unpickles). Folders written by moohw <= 0.1 (pickled numpy arrays, an SB3 ``.zip``) are
+refused too; :func:`convert_legacy` rewrites one that you trust.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import re
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -42,6 +51,39 @@ def load_prior(folder: str | Path = SHIPPED) -> SyntheticPrior:
     return SyntheticPrior.from_json(f.read_text())
 
 
+class UnsafeCheckpointError(ValueError):
+    """A checkpoint file that is not plain tensor data (it could run code when unpickled)."""
+
+
+_LEGACY_HINT = (
+    "re-create it with `moohw pretrain controller --out DIR`, or, only if you trust it, convert "
+    "it with moohw.algorithms.controller.checkpoint.convert_legacy(DIR)"
+)
+
+
+def _load_tensors(f: Path, keys: tuple[str, ...]) -> dict[str, Any]:
+    """A dict of tensors/ints read with the restricted unpickler; one-line errors otherwise."""
+    try:
+        blob = torch.load(f, map_location="cpu", weights_only=True)
+    except Exception as e:
+        found = re.search(r"GLOBAL ([\w.]+)", str(e))
+        what = f"it references {found.group(1)}" if found else f"{type(e).__name__}"
+        raise UnsafeCheckpointError(
+            f"refused to load {f}: not plain tensor data ({what}); {_LEGACY_HINT}"
+        ) from None
+    if not isinstance(blob, dict) or any(k not in blob for k in keys):
+        raise ValueError(f"malformed checkpoint {f}: expected a dict with keys {', '.join(keys)}")
+    return blob
+
+
+def _load_state(module: torch.nn.Module, state: Any, f: Path) -> None:
+    try:
+        module.load_state_dict(state)
+    except (RuntimeError, TypeError, AttributeError) as e:
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise ValueError(f"malformed checkpoint {f}: {first}") from None
+
+
 @dataclass(frozen=True)
 class DefaultCheckpoint:
     """moohw's default controller: the scoring policy and its in-context latency prior."""
@@ -59,27 +101,130 @@ def load_default(folder: str = str(SHIPPED)) -> DefaultCheckpoint:
         raise FileNotFoundError(
             f"no default controller at {f}; run `moohw pretrain controller --out {folder}`"
         )
-    blob = torch.load(f, map_location="cpu", weights_only=False)
+    blob = _load_tensors(f, ("policy", "hidden", "mu", "cov"))
     policy = ScoringPolicy(hidden=int(blob["hidden"]))
-    policy.load_state_dict(blob["policy"])
+    _load_state(policy, blob["policy"], f)
     policy.eval()
-    prior = LatencyPrior(mu=np.asarray(blob["mu"]), cov=np.asarray(blob["cov"]))
-    meta = json.loads((Path(folder) / "default.json").read_text())
+    prior = LatencyPrior(
+        mu=torch.as_tensor(blob["mu"]).numpy(), cov=torch.as_tensor(blob["cov"]).numpy()
+    )
+    meta = _read_json(Path(folder) / "default.json")
     return DefaultCheckpoint(policy, prior, meta)
+
+
+def _read_json(f: Path) -> dict[str, Any]:
+    try:
+        meta = json.loads(f.read_text())
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no training record at {f}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"malformed checkpoint record {f}: {e}") from None
+    if not isinstance(meta, dict):
+        raise ValueError(f"malformed checkpoint record {f}: expected a JSON object")
+    return meta
+
+
+def build_faithful_ppo(ppo_kwargs: Mapping[str, Any]) -> Any:
+    """An untrained stable-baselines3 PPO with the faithful controller's spaces and settings.
+
+    Built on the environment's observation and action spaces (a synthetic device stands in for
+    the environment, which a policy never reads at deployment); its initial weights come from a
+    forked torch RNG, so loading does not move the global one.
+    """
+    from moohw.algorithms.controller.env import HWNASEnv
+    from stable_baselines3 import PPO
+
+    from moohw.devices import get_device
+    from moohw.proxies import get_proxy
+
+    space = NB201Space()
+    env = HWNASEnv(device=get_device("synthetic:0", space), proxy=get_proxy("params", space))
+    kwargs = {k: v for k, v in ppo_kwargs.items() if k in ("gamma", "learning_rate", "n_steps")}
+    with torch.random.fork_rng(devices=[]):
+        return PPO("MultiInputPolicy", env, device="cpu", verbose=0, **kwargs)
 
 
 @lru_cache(maxsize=4)
 def load_faithful_model(folder: str = str(SHIPPED)) -> Any:
-    """Load ``faithful.zip`` (stable-baselines3 PPO) from a checkpoint folder (cached)."""
-    from moohw.algorithms.controller.faithful import load_faithful
+    """The faithful PPO controller of a checkpoint folder (cached): ``faithful.pt`` weights.
 
-    f = Path(folder) / "faithful.zip"
+    Raises:
+        UnsafeCheckpointError: For a pickled file, a legacy ``faithful.zip`` included.
+    """
+    f = Path(folder) / "faithful.pt"
     if not f.is_file():
+        if (Path(folder) / "faithful.zip").is_file():
+            raise UnsafeCheckpointError(
+                f"refused to load {Path(folder) / 'faithful.zip'}: a pickled stable-baselines3 "
+                f"archive can run code on load; {_LEGACY_HINT}"
+            )
         raise FileNotFoundError(
             f"no faithful controller at {f}; run "
             f"`moohw pretrain controller --variant faithful --out {folder}`"
         )
-    return load_faithful(f)
+    blob = _load_tensors(f, ("policy",))
+    meta = _read_json(Path(folder) / "faithful.json")
+    ppo = meta.get("config", {}).get("ppo")
+    if not isinstance(ppo, dict):
+        raise ValueError(
+            f"malformed checkpoint record {Path(folder) / 'faithful.json'}: no config.ppo"
+        )
+    model = build_faithful_ppo(ppo)
+    _load_state(model.policy, blob["policy"], f)
+    model.policy.set_training_mode(False)
+    return model
+
+
+def convert_legacy(folder: str | Path, out: str | Path | None = None) -> list[Path]:
+    """Rewrite a moohw <= 0.1 checkpoint folder as tensors + JSON.
+
+    **This unpickles** ``default.pt`` (``weights_only=False``) and ``faithful.zip``
+    (``PPO.load``): use it only on folders you trust (moohw converted its shipped ones with it).
+
+    Args:
+        folder: The legacy folder.
+        out: Where to write the converted files (default: ``folder``; the legacy files are kept).
+
+    Returns:
+        The files written.
+    """
+    src, dst = Path(folder), Path(out) if out is not None else Path(folder)
+    dst.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    if (src / "default.pt").is_file():
+        blob = torch.load(src / "default.pt", map_location="cpu", weights_only=False)
+        torch.save(
+            _default_blob(blob["policy"], int(blob["hidden"]), blob["mu"], blob["cov"]),
+            dst / "default.pt",
+        )
+        written.append(dst / "default.pt")
+    if (src / "faithful.zip").is_file():
+        from stable_baselines3 import PPO
+
+        model = PPO.load(str(src / "faithful.zip"), device="cpu")
+        torch.save(_faithful_blob(model), dst / "faithful.pt")
+        written.append(dst / "faithful.pt")
+    for name in ("prior.json", "default.json", "faithful.json"):
+        if (src / name).is_file() and src.resolve() != dst.resolve():
+            (dst / name).write_text((src / name).read_text())
+    load_default.cache_clear()
+    load_faithful_model.cache_clear()
+    return written
+
+
+def _default_blob(
+    policy: Mapping[str, torch.Tensor], hidden: int, mu: Any, cov: Any
+) -> dict[str, Any]:
+    return {
+        "policy": {k: v.detach().clone() for k, v in policy.items()},
+        "hidden": int(hidden),
+        "mu": torch.as_tensor(np.asarray(mu, dtype=np.float64)),
+        "cov": torch.as_tensor(np.asarray(cov, dtype=np.float64)),
+    }
+
+
+def _faithful_blob(model: Any) -> dict[str, Any]:
+    return {"policy": {k: v.detach().clone() for k, v in model.policy.state_dict().items()}}
 
 
 def _record(variant: str, prior: SyntheticPrior, config: dict[str, Any], wall: float) -> str:
@@ -150,12 +295,7 @@ def pretrain(
         )
         path = folder / "default.pt"
         torch.save(
-            {
-                "policy": policy.state_dict(),
-                "hidden": policy.head.in_features,
-                "mu": lprior.mu,
-                "cov": lprior.cov,
-            },
+            _default_blob(policy.state_dict(), policy.head.in_features, lprior.mu, lprior.cov),
             path,
         )
         config = {
@@ -172,8 +312,8 @@ def pretrain(
         model = train_faithful(
             prior, steps=n, seed=seed, progress=(lambda i: progress(i, n)) if progress else None
         )
-        path = folder / "faithful.zip"
-        model.save(str(path))
+        path = folder / "faithful.pt"
+        torch.save(_faithful_blob(model), path)
         config = {"steps": n, "seed": seed, "proxy": "simismore", "ppo": PPO_KWARGS}
     (folder / f"{variant}.json").write_text(
         _record(variant, prior, config, time.perf_counter() - t0) + "\n"
