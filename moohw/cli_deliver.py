@@ -16,7 +16,7 @@ from rich.table import Table
 
 from moohw.accuracy import DEFAULT_ACCURACY
 from moohw.cli_common import DataOpt, friendly
-from moohw.recommend import PICKS, parse_pick, pick, recommend, short_arch
+from moohw.recommend import PICKS, parse_pick, pick, quality_column, recommend, short_arch
 
 if TYPE_CHECKING:  # the figure code (matplotlib) loads only when a command needs it
     from moohw.rundir import RunView
@@ -109,6 +109,13 @@ def print_outcome(view: RunView, out: Console | None = None) -> None:
         f"  measured latency {fmt_latency(best)} on {view.record.get('device')}",
         f"  proxy score ({proxy}, higher is better) {float(best['proxy']):.4g}",
     ]
+    ranked = "benchmark accuracy" if quality_column(view.front) == "accuracy" else "proxy score"
+    lines.insert(
+        1,
+        "  (the knee of the front: the best trade-off, degenerate cells skipped)"
+        if rule.kind == "knee"
+        else f"  (the best {ranked} on the front {rule.label}, degenerate cells skipped)",
+    )
     if view.accuracy_column is not None and not pd.isna(best["accuracy"]):
         lines.append(
             f"  benchmark accuracy {float(best['accuracy']):.2f}% ({view.accuracy_column}, "
@@ -164,14 +171,20 @@ def export_cmd(
     out = out if out is not None else run_dir / "export"
     cards = export_picks(view, rows, rule, fmt, out, check=check)
     t = Table(title=f"exported {len(cards)} network(s) ({rule.label}, {fmt}) → {out}")
-    for col in ("file", "latency (stored)", "re-measured", "agrees", "max |Δ output|"):
+    cols = ("file", "stored latency", "timed again", "agrees", "file's runtime", "max |Δ out|")
+    for col in cols:
         t.add_column(col)
     for c in cards:
         chk = c["check"]
         lat = chk.get("latency")
-        if isinstance(lat, dict) and "latency_ms" in lat:
+        file_rt = "-"
+        if isinstance(lat, dict):
             rem = f"{lat['latency_ms']:.4g} ± {lat['spread_ms']:.2g} ms"
-            agree = "[green]yes[/green]" if lat["agrees"] else f"[red]no[/red] ({lat['note']})"
+            agree = "[green]yes[/green]" if lat["agrees"] else "[red]no[/red]"
+            agree += f" ({lat['note']})"
+            f = lat.get("file")
+            if isinstance(f, dict):
+                file_rt = f"{f['runtime']} {f['latency_ms']:.4g} ms ({f['vs_stored']})"
         else:
             rem, agree = "-", str(lat)
         t.add_row(
@@ -179,9 +192,11 @@ def export_cmd(
             fmt_latency(pd.Series(c["latency"])),
             rem,
             agree,
+            file_rt,
             f"{chk['max_abs_diff']:.2g}",
         )
     console.print(t)
+    console.print(f"cards: {out}/*.json (architecture, latency, device, how to rebuild)")
 
 
 def report_cmd(

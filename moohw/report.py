@@ -16,6 +16,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from moohw.plotting import _log_latency_axis
 from moohw.recommend import PickRule, pick, quality_column, recommend, short_arch
 from moohw.rundir import RunView
 from moohw.spaces import get_space
@@ -30,17 +31,25 @@ class Picked:
 
 
 def standard_picks(view: RunView) -> list[Picked]:
-    """The recommendation first, then fastest, most-accurate and knee (merged when equal)."""
+    """The recommendation first, then fastest, most-accurate and knee (merged when equal).
+
+    Without benchmark accuracy, ``most-accurate`` ranks by the proxy and is labelled
+    ``best proxy``.
+    """
     front = view.front
     if not len(front):
         return []
     rule, best = recommend(front, view.max_latency_ms)
     found: dict[str, list[str]] = {str(best["arch_str"]): [f"recommended ({rule.label})"]}
     rows = {str(best["arch_str"]): best}
+    by_proxy = quality_column(front) == "proxy"
     for kind in ("fastest", "most-accurate", "knee"):
+        if kind == rule.kind:
+            continue
         r = pick(front, PickRule(kind)).iloc[0]
         rows.setdefault(str(r["arch_str"]), r)
-        found.setdefault(str(r["arch_str"]), []).append(kind)
+        label = "best proxy" if kind == "most-accurate" and by_proxy else kind
+        found.setdefault(str(r["arch_str"]), []).append(label)
     return [Picked(tuple(v), rows[k]) for k, v in found.items()]
 
 
@@ -55,7 +64,8 @@ def _scatter(ax: Axes, view: RunView, picks: list[Picked], ycol: str, ylabel: st
     m, front = view.measured, view.front
     off = m[~m["on_front"].astype(bool)]
     ax.scatter(off["latency_ms"], off[ycol], s=18, color="0.6", label="measured", zorder=2)
-    ax.step(front["latency_ms"], front[ycol], where="post", color="tab:blue", lw=1, zorder=3)
+    if ycol == "proxy":  # the front is a staircase in what the search saw, not in accuracy
+        ax.step(front["latency_ms"], front[ycol], where="post", color="tab:blue", lw=1, zorder=3)
     good = front[~front["degenerate"].astype(bool)]
     bad = front[front["degenerate"].astype(bool)]
     ax.errorbar(
@@ -94,7 +104,7 @@ def _scatter(ax: Axes, view: RunView, picks: list[Picked], ycol: str, ylabel: st
             bbox={"boxstyle": "round,pad=0.2", "fc": "white", "ec": "0.7", "alpha": 0.9},
             zorder=7,
         )
-    ax.set_xscale("log")
+    _log_latency_axis(ax)
     ax.set_xlabel(f"measured latency on {view.device.get('name', '?')} (ms, log)")
     ax.set_ylabel(ylabel)
     ax.grid(True, which="both", alpha=0.25)

@@ -126,14 +126,14 @@ def test_search_cuts_the_declared_front_at_the_cap():
 def test_nsga2_spends_more_of_its_budget_under_the_cap():
     # The cap reaches NSGA-II as a pymoo inequality constraint (feasible parents first).
     ref = search("random", "synthetic:0", budget=120, seed=0)
-    cap = float(np.quantile(ref.F[:, 1], 0.3))
+    cap = float(np.quantile(ref.F[:, 1], 0.1))
     share = {True: [], False: []}
     for seed in range(3):
         for capped in (True, False):
             r = search("nsga2", "synthetic:0", 120, seed, max_latency_ms=cap if capped else None)
             share[capped].append(float(np.mean(r.F[:, 1] <= cap)))
-    # measured: 0.57 vs 0.33 of the measured networks under the cap (median of 3 seeds)
-    assert np.median(share[True]) > np.median(share[False]) + 0.1
+    # measured: 0.48 vs 0.25 of the measured networks under the cap (median of 3 seeds)
+    assert np.median(share[True]) > np.median(share[False]) + 0.15
 
 
 def _optimize(tmp_path, *extra):
@@ -191,14 +191,12 @@ def test_export_torchscript_card_rebuilds_the_same_network(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     assert _optimize(tmp_path).exit_code == 0
     out = tmp_path / "exp"
-    res = runner.invoke(
-        app, ["export", str(tmp_path / "run"), "--pick", "front", "--out", str(out)]
-    )
+    res = runner.invoke(app, ["export", str(tmp_path / "run"), "--out", str(out)])  # the knee
     assert res.exit_code == 0, res.output
     front = pd.read_csv(tmp_path / "run" / "front.csv")
-    cards = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
-    assert sorted(c["arch_str"] for c in cards) == sorted(front["arch_str"])
-    card = cards[0]
+    (card_path,) = out.glob("*.json")
+    card = json.loads(card_path.read_text())
+    assert card["arch_str"] == pick(front, "knee").iloc[0]["arch_str"] and card["pick"] == "knee"
     assert card["check"]["max_abs_diff"] < 1e-5
     assert "not re-measured" in card["check"]["latency"]
     assert card["proxy"]["name"] == "tuned" and card["device"]["name"] == "synthetic:0"
@@ -240,6 +238,7 @@ def test_export_onnx_matches_pytorch(tmp_path, monkeypatch):
     assert card["format"] == "onnx" and card["check"]["max_abs_diff"] < 1e-4
 
 
+@pytest.mark.slow  # ~10 s idle, 40 s on the loaded 2-core machine
 def test_export_on_local_cpu_remeasures_the_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     store = str(tmp_path / "m.sqlite")
