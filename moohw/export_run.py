@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from moohw.nets import input_shape
 from moohw.recommend import PickRule, short_arch
 from moohw.rundir import RunView, live_store_info
 from moohw.spaces import get_space
@@ -48,37 +49,13 @@ def check_format(fmt: str) -> None:
             )
 
 
-def _example(dataset: str, batch: int = 1) -> Any:
-    import torch
+def write_network(space: str, arch_str: str, fmt: str, path: Path, dataset: str) -> Path:
+    """Write the network of ``arch_str`` to ``path`` (:mod:`moohw.nets.export`, cached)."""
+    from moohw.nets.export import export_onnx, export_torchscript
 
-    from moohw.nets import input_shape
-
-    gen = torch.Generator().manual_seed(0)
-    return torch.randn((batch, *input_shape(dataset)), generator=gen)
-
-
-def write_network(net: Any, fmt: str, path: Path, example: Any) -> Path:
-    """Write ``net`` (eval mode) to ``path`` as ONNX (input ``images``, dynamic batch) or
-    TorchScript (traced)."""
-    import torch
-
-    net = net.eval()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with torch.no_grad():
-        if fmt == "torchscript":
-            # outputs are compared with the network's right after, so skip trace's own check
-            traced = torch.jit.trace(net, example, check_trace=False)
-            traced.save(str(path))
-        else:
-            torch.onnx.export(
-                net,
-                (example,),
-                str(path),
-                input_names=["images"],
-                output_names=["logits"],
-                dynamic_axes={"images": {0: "batch"}, "logits": {0: "batch"}},
-            )
-    return path
+    if fmt == "onnx":
+        return export_onnx(space, arch_str, path, dataset=dataset)
+    return export_torchscript(space, arch_str, path, dataset=dataset)
 
 
 def run_file(path: Path, fmt: str, x: Any) -> np.ndarray:
@@ -92,7 +69,8 @@ def run_file(path: Path, fmt: str, x: Any) -> np.ndarray:
     import onnxruntime as ort
 
     sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    return np.asarray(sess.run(None, {sess.get_inputs()[0].name: x.numpy()})[0])
+    # a cell with no input->output path exports a graph without inputs
+    return np.asarray(sess.run(None, {i.name: x.numpy() for i in sess.get_inputs()})[0])
 
 
 def agrees(
@@ -143,7 +121,6 @@ def _latency_check(view: RunView, dev: Any, fmt: str, path: Path, row: pd.Series
         import torch
 
         from moohw.measure.timing import measure_model
-        from moohw.nets import input_shape
 
         f = measure_model(torch.jit.load(str(path)), dev.protocol, input_shape(dev.dataset))
         out["file"] = {
@@ -189,7 +166,7 @@ def _card(
         },
         "device": {k: v for k, v in view.device.items() if k != "accuracy_column"},
         "weights": "untrained: initialised from seed 0 (train before deploying)",
-        "input": {"name": "images", "shape": ["batch", *_example(dataset).shape[1:]]},
+        "input": {"name": "input", "shape": [1, *input_shape(dataset)]},
         "rebuild": (
             "from moohw.nets import build_network\n"
             "from moohw.spaces import get_space\n"
@@ -232,7 +209,9 @@ def export_picks(
         out: Output folder.
         check: Re-measure latency on the run's device when possible.
     """
-    from moohw.nets import build_network
+    import torch
+
+    from moohw.nets.export import example_input, reference_network
 
     check_format(fmt)
     space = str(view.record.get("space", "nb201"))
@@ -243,18 +222,16 @@ def export_picks(
     dev = None
     if check:
         _, dev = live_store_info(str(view.record["device"]), space, None)
-    x = _example(dataset, batch=2)
+    x = example_input(1, dataset)
     cards = []
     for _, row in rows.iterrows():
-        arch = get_space(space).from_str([str(row["arch_str"])])[0]
+        arch_str = str(row["arch_str"])
+        arch = get_space(space).from_str([arch_str])[0]
         slug = rule.label.replace(" ", "_") if len(rows) == 1 else "front"
         name = f"{slug}_{short_arch(arch).replace('|', '_')}"
-        net = build_network(arch, dataset, seed=0).eval()
-        path = write_network(net, fmt, out / (name + _SUFFIX[fmt]), _example(dataset))
-        import torch
-
+        path = write_network(space, arch_str, fmt, out / (name + _SUFFIX[fmt]), dataset)
         with torch.no_grad():
-            ref = net(x).numpy()
+            ref = reference_network(space, arch_str, dataset)(x).numpy()
         got = run_file(path, fmt, x)
         card = _card(view, row, rule, fmt, path, dataset)
         card["check"] = {

@@ -26,6 +26,11 @@ from moohw.recommend import (
 runner = CliRunner()
 
 
+@pytest.fixture(autouse=True)
+def _export_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("MOOHW_EXPORT_CACHE", str(tmp_path / "export_cache"))
+
+
 def _paths_oracle(row: tuple[int, ...]) -> str:
     """Cell kind by listing the four input→output paths of the NB201 cell explicitly."""
     e01, e02, e12, e03, e13, e23 = row
