@@ -155,7 +155,8 @@ def _front_table(view: RunView, picks: list[Picked]) -> list[str]:
             cells += [f"{float(r['accuracy']):.2f}", str(r["bench_index"])]
         kind = str(r["cell"]) if r["cell"] == r["cell"] else ""
         cells.append(("**degenerate: " + kind + "**") if bool(r["degenerate"]) else kind)
-        cells += [labels.get(str(r["arch_str"]), ""), f"`{r['arch_str']}`"]
+        arch = str(r["arch_str"]).replace("|", "\\|")  # a bare | would split the table cell
+        cells += [labels.get(str(r["arch_str"]), ""), f"`{arch}`"]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 
