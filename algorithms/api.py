@@ -23,6 +23,7 @@ from moohw.devices import Device, get_device
 from moohw.knowledge import check_no_leak, default_knowledge
 from moohw.metrics import Scorer
 from moohw.proxies import DEFAULT_PROXY, get_proxy
+from moohw.recommend import capped_front, check_max_latency
 from moohw.registry import Registry
 from moohw.runs import RunResult, declared_front
 from moohw.spaces import get_space
@@ -223,8 +224,13 @@ def search(
     dataset: str = "cifar10",
     options: dict[str, Any] | None = None,
     progress: Callable[[int], None] | None = None,
+    max_latency_ms: float | None = None,
 ) -> RunResult:
     """Build the problem from names, run ``algo`` on ``budget`` target measurements, and score it.
+
+    ``max_latency_ms`` caps latency: the problem carries it as an inequality constraint (pymoo
+    algorithms such as NSGA-II prefer feasible candidates) and the declared front keeps only
+    architectures measured at or below it (:func:`moohw.recommend.capped_front`).
 
     Scores (``hv_ratio``, ``igd_plus``, ``ceiling_hv_ratio``) are attached when the device's
     latency is known for every candidate and the accuracy column is available.
@@ -241,9 +247,12 @@ def search(
     sp = get_space(space)
     dev = _cached_device(device, space, data)
     prox = get_proxy(proxy, sp, dataset)
-    problem = HWNASProblem(sp, dev, prox, budget)
+    cap = check_max_latency(max_latency_ms)
+    problem = HWNASProblem(sp, dev, prox, budget, max_latency_ms=cap)
     problem.ledger.on_paid = progress
     result = run_algorithm(algo, problem, seed, options, data=data)
+    if cap is not None:  # the declared front is cut at the cap (issue 14)
+        result = replace(result, front=capped_front(result.F, cap), max_latency_ms=cap)
     if accuracy and data is not None and dev.exact and space == "nb201":
         acc = _cached_accuracy(space, data, accuracy)
         result = replace(result, scores=score_run(result, dev, acc))

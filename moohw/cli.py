@@ -20,6 +20,7 @@ from rich.table import Table
 from moohw.accuracy import DEFAULT_ACCURACY
 from moohw.cli_common import DataOpt, friendly, progress, sub_app
 from moohw.cli_controller import pretrain_app
+from moohw.cli_deliver import print_outcome, register
 from moohw.cli_measure import measure_cmd, store_app
 from moohw.cli_predictors import predictor_app, surrogate_app
 from moohw.cli_proxies import proxies_app
@@ -106,6 +107,10 @@ def optimize(
         Path | None,
         typer.Option("--out", help="Output folder (default runs/<algo>-<device>-<seed>)."),
     ] = None,
+    max_latency: Annotated[
+        float | None,
+        typer.Option("--max-latency", help="Latency cap in ms: the declared front is cut at it."),
+    ] = None,
 ) -> None:
     """Search one device on a budget; write run.json, evaluations.csv and front.csv.
 
@@ -113,6 +118,8 @@ def optimize(
     stored, so a rerun or a resumed run measures nothing twice.
     """
     from moohw.algorithms import search
+    from moohw.recommend import check_max_latency
+    from moohw.rundir import describe_run
     from moohw.runs import safe_name, write_run
     from moohw.spaces import get_space
 
@@ -121,6 +128,7 @@ def optimize(
     if seed < 0:
         raise ValueError(f"--seed must be >= 0, got {seed}")
     _check_names([algo], space, proxy)
+    check_max_latency(max_latency)
     if store is not None:
         os.environ["MOOHW_STORE"] = str(store)
     bench = try_open_data(data)
@@ -138,6 +146,7 @@ def optimize(
             accuracy=accuracy,
             options=parse_options(option or []),
             progress=lambda n: prog.update(task, completed=n),
+            max_latency_ms=max_latency,
         )
     if out is None:
         out = Path("runs") / safe_name(f"{algo}-{device}-{seed}")
@@ -158,16 +167,7 @@ def optimize(
         t.add_row("score", "not scored (needs a tabular device and benchmark accuracy)")
     t.add_row("wall time", f"{wall:.2f} s")
     console.print(t)
-    ft = Table(title="declared front (fastest first)")
-    ft.add_column("arch")
-    ft.add_column(f"{proxy}", justify="right")
-    ft.add_column("latency ms", justify="right")
-    space_obj = get_space(space)
-    for x, f in list(zip(r.front_X, r.front_F))[:10]:
-        ft.add_row(space_obj.to_str(x)[0], f"{-f[0]:.4g}", f"{f[1]:.4g}")
-    if len(r.front) > 10:
-        ft.add_row(f"… {len(r.front) - 10} more in front.csv", "", "")
-    console.print(ft)
+    print_outcome(describe_run(out, bench, accuracy, result=r))  # front + recommendation
 
 
 def _algo_list(value: str) -> list[str]:
@@ -455,6 +455,7 @@ app.add_typer(pretrain_app, name="pretrain")
 app.add_typer(predictor_app, name="predictor")
 app.add_typer(surrogate_app, name="surrogate")
 app.add_typer(proxies_app, name="proxies")
+register(app)  # export, report
 
 
 def main() -> None:

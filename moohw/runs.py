@@ -183,6 +183,7 @@ class RunResult:
     measurements_taken: int | None = None
     measurements_from_store: int | None = None
     info: dict[str, Any] = field(default_factory=dict)  # what the algorithm decided (JSON-ready)
+    max_latency_ms: float | None = None  # latency cap the declared front was cut at (issue 14)
 
     @property
     def front_X(self) -> np.ndarray:
@@ -247,6 +248,7 @@ def write_run(result: RunResult, space: SearchSpace, out: str | Path) -> Path:
         "wall_time_s": result.wall_time_s,
         "restricted_to_covered": result.restricted_to,
         "n_front": len(result.front),
+        "max_latency_ms": result.max_latency_ms,
         "info": result.info,
         "versions": versions(),
         **result.scores,

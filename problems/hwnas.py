@@ -27,6 +27,8 @@ class HWNASProblem(Problem):
         device: Target device.
         proxy: Accuracy proxy (higher is better).
         budget: Maximum number of target measurements (``None`` = unlimited).
+        max_latency_ms: Optional latency cap, given to pymoo as one inequality constraint
+            ``G = latency_ms - max_latency_ms <= 0`` (``None``: unconstrained).
     """
 
     def __init__(
@@ -35,6 +37,7 @@ class HWNASProblem(Problem):
         device: Device,
         proxy: AccuracyProxy,
         budget: int | None = None,
+        max_latency_ms: float | None = None,
     ) -> None:
         if device.space != space or proxy.space != space:
             raise ValueError(
@@ -47,7 +50,9 @@ class HWNASProblem(Problem):
             xl=np.zeros(space.n_var),
             xu=(space.n_choices - 1).astype(float),
             vtype=int,
+            n_ieq_constr=0 if max_latency_ms is None else 1,
         )
+        self.max_latency_ms = max_latency_ms
         self.space = space
         self.device = device
         self.proxy = proxy
@@ -106,6 +111,8 @@ class HWNASProblem(Problem):
         self.ledger.count_cheap("proxy", len(X), self.proxy.cost_s)
         lat = self.ledger.measure(X, proxy=score)
         out["F"] = np.column_stack([-score, lat])
+        if self.max_latency_ms is not None:
+            out["G"] = (lat - self.max_latency_ms)[:, None]
 
     def exact_objectives(self) -> tuple[np.ndarray, np.ndarray]:
         """Candidates ``(N, n_var)`` and their objectives ``(N, 2)``, read outside the budget.
