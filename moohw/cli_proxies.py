@@ -6,15 +6,49 @@ and one line on stderr.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from moohw.cli_common import fail, sub_app
+
+
+@contextmanager
+def proxy_progress(prog: Progress) -> Iterator[None]:
+    """Within the block, a proxy computed for many cells gets a bar in ``prog``.
+
+    Only on a terminal: elsewhere (logs, pipes) :mod:`moohw.proxies.cache` writes a line every
+    few seconds instead.
+    """
+    from moohw.proxies.cache import reporting
+
+    if not prog.console.is_terminal:
+        yield
+        return
+    tasks: dict[str, TaskID] = {}
+
+    def report(description: str, done: int, total: int) -> None:
+        if description not in tasks:
+            label = f"{description}: scoring every cell once (then cached)"
+            tasks[description] = prog.add_task(label, total=total)
+        prog.update(tasks[description], completed=done, total=total)
+
+    with reporting(report):
+        yield
+
 
 proxies_app = sub_app("Training-free accuracy proxies: list them, compute their NB201 tables.")
 _console = Console()
