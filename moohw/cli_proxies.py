@@ -86,7 +86,14 @@ def compute(
     dataset: Annotated[
         str, typer.Option("--dataset", help="cifar10, cifar100 or imagenet16.")
     ] = "cifar10",
-    workers: Annotated[int, typer.Option("--workers", help="Processes (0: in-process).")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Processes, one torch thread each (0: in-process; default "
+            "$MOOHW_PROXY_WORKERS or the CPU count, at most 8).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Weight-init and batch seed.")] = 0,
     resume: Annotated[
         bool, typer.Option("--resume/--no-resume", help="Continue from <out>.partial.npz.")
@@ -114,6 +121,10 @@ def compute(
             f"unknown or non-torch proxies {bad or proxies!r}; "
             f"computable: {', '.join(sorted(KERNELS))}"
         )
+    if workers is None:
+        from moohw.proxies.compute import default_workers
+
+        workers = default_workers()
     if workers < 0 or seed < 0 or (limit is not None and limit <= 0):
         raise fail("--workers and --seed must be >= 0 and --limit > 0")
     positions = None if limit is None else np.arange(min(limit, 15625))
