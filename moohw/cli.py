@@ -118,6 +118,7 @@ def optimize(
     stored, so a rerun or a resumed run measures nothing twice.
     """
     from moohw.algorithms import search
+    from moohw.cli_proxies import proxy_progress
     from moohw.recommend import check_max_latency
     from moohw.rundir import describe_run
     from moohw.runs import safe_name, write_run
@@ -133,7 +134,7 @@ def optimize(
         os.environ["MOOHW_STORE"] = str(store)
     bench = try_open_data(data)
     t0 = time.perf_counter()
-    with progress() as prog:
+    with progress() as prog, proxy_progress(prog):
         task = prog.add_task(f"{algo} on {device}: target measurements", total=budget)
         r = search(
             algo,

@@ -6,15 +6,49 @@ and one line on stderr.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
 from rich.table import Table
 
 from moohw.cli_common import fail, sub_app
+
+
+@contextmanager
+def proxy_progress(prog: Progress) -> Iterator[None]:
+    """Within the block, a proxy computed for many cells gets a bar in ``prog``.
+
+    Only on a terminal: elsewhere (logs, pipes) :mod:`moohw.proxies.cache` writes a line every
+    few seconds instead.
+    """
+    from moohw.proxies.cache import reporting
+
+    if not prog.console.is_terminal:
+        yield
+        return
+    tasks: dict[str, TaskID] = {}
+
+    def report(description: str, done: int, total: int) -> None:
+        if description not in tasks:
+            label = f"{description}: scoring every cell once (then cached)"
+            tasks[description] = prog.add_task(label, total=total)
+        prog.update(tasks[description], completed=done, total=total)
+
+    with reporting(report):
+        yield
+
 
 proxies_app = sub_app("Training-free accuracy proxies: list them, compute their NB201 tables.")
 _console = Console()
@@ -52,7 +86,14 @@ def compute(
     dataset: Annotated[
         str, typer.Option("--dataset", help="cifar10, cifar100 or imagenet16.")
     ] = "cifar10",
-    workers: Annotated[int, typer.Option("--workers", help="Processes (0: in-process).")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers",
+            help="Processes, one torch thread each (0: in-process; default "
+            "$MOOHW_PROXY_WORKERS or the CPU count, at most 8).",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Weight-init and batch seed.")] = 0,
     resume: Annotated[
         bool, typer.Option("--resume/--no-resume", help="Continue from <out>.partial.npz.")
@@ -80,6 +121,10 @@ def compute(
             f"unknown or non-torch proxies {bad or proxies!r}; "
             f"computable: {', '.join(sorted(KERNELS))}"
         )
+    if workers is None:
+        from moohw.proxies.compute import default_workers
+
+        workers = default_workers()
     if workers < 0 or seed < 0 or (limit is not None and limit <= 0):
         raise fail("--workers and --seed must be >= 0 and --limit > 0")
     positions = None if limit is None else np.arange(min(limit, 15625))

@@ -24,3 +24,9 @@ def nb201() -> NB201Space:
 @pytest.fixture(scope="session")
 def fbnet() -> FBNetSpace:
     return FBNetSpace()
+
+
+@pytest.fixture(autouse=True)
+def _private_proxy_cache(tmp_path_factory, monkeypatch):  # type: ignore[no-untyped-def]
+    # Each test gets an empty persistent proxy cache, never the user's (~/.cache/moohw).
+    monkeypatch.setenv("MOOHW_CACHE_DIR", str(tmp_path_factory.mktemp("proxy-cache")))

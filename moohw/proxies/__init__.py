@@ -9,7 +9,20 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from moohw.proxies.analytic import FlopsProxy, ParamsProxy, nb201_flops, nb201_params
+from moohw.proxies.assembled import (
+    AZExpressivityProxy,
+    AZNASProxy,
+    AZProgressivityProxy,
+    AZTrainabilityProxy,
+    MeCoProxy,
+    SwapProxy,
+    SwapRawProxy,
+    ZenProxy,
+    ZiCoProxy,
+)
 from moohw.proxies.base import DATASETS, AccuracyProxy
+from moohw.proxies.table import PREFIX as TABLE_PREFIX
+from moohw.proxies.table import TableProxy
 from moohw.proxies.zero_cost import (
     GradNormProxy,
     JacovProxy,
@@ -23,7 +36,7 @@ from moohw.proxies.zero_cost import (
     TunedProxy,
     skip_score,
 )
-from moohw.registry import Registry
+from moohw.registry import Registry, UnknownNameError
 from moohw.spaces import SearchSpace
 
 PROXIES: Registry[AccuracyProxy] = Registry("proxy")
@@ -66,6 +79,31 @@ PROXIES.register("simismore", "Sim-is-More: mean of min-max naswot, logsynflow, 
 PROXIES.register("tuned", "moohw: .5 naswot + .2 logsynflow + .1 skip + .2 params (min-max)")(
     _nb201_only(TunedProxy)
 )
+PROXIES.register("meco", "MeCo: min eigenvalues of channel correlations (NeurIPS 2023)")(
+    _nb201_only(MeCoProxy)
+)
+PROXIES.register("zico", "ZiCo: inverse coefficient of variation of gradients (ICLR 2023)")(
+    _nb201_only(ZiCoProxy)
+)
+PROXIES.register("swap", "SWAP: distinct sample-wise activation patterns x size (ICLR 2024)")(
+    _nb201_only(SwapProxy)
+)
+PROXIES.register("swap_raw", "SWAP without its model-size regulariser")(_nb201_only(SwapRawProxy))
+PROXIES.register("zen", "Zen-score: log feature change under input noise + BN (ICCV 2021)")(
+    _nb201_only(ZenProxy)
+)
+PROXIES.register("aznas", "AZ-NAS: sum of log ranks of 4 components (CVPR 2024)")(
+    _nb201_only(AZNASProxy)
+)
+PROXIES.register("az_expressivity", "AZ-NAS expressivity component")(
+    _nb201_only(AZExpressivityProxy)
+)
+PROXIES.register("az_progressivity", "AZ-NAS progressivity component")(
+    _nb201_only(AZProgressivityProxy)
+)
+PROXIES.register("az_trainability", "AZ-NAS trainability component")(
+    _nb201_only(AZTrainabilityProxy)
+)
 
 
 #: The proxy searches use unless told otherwise: the combination chosen on knowledge devices
@@ -74,27 +112,47 @@ DEFAULT_PROXY = "tuned"
 
 
 def get_proxy(name: str, space: SearchSpace, dataset: str = "cifar10") -> AccuracyProxy:
-    """Build the proxy ``name`` for ``space`` (``KeyError`` lists the known names)."""
-    return PROXIES.get(name)(space, dataset)
+    """Build the proxy ``name`` for ``space`` (``KeyError`` lists the known names).
+
+    ``table:PATH[:NAME]`` reads a table written by ``moohw proxies compute``
+    (:class:`~moohw.proxies.table.TableProxy`).
+    """
+    if name.startswith(TABLE_PREFIX):
+        return TableProxy(space, name[len(TABLE_PREFIX) :], dataset)
+    try:
+        factory = PROXIES.get(name)
+    except UnknownNameError as e:
+        raise UnknownNameError(f"{e}; or table:PATH[:NAME] (`moohw proxies compute`)") from None
+    return factory(space, dataset)
 
 
 __all__ = [
     "DATASETS",
     "DEFAULT_PROXY",
     "PROXIES",
+    "AZExpressivityProxy",
+    "AZNASProxy",
+    "AZProgressivityProxy",
+    "AZTrainabilityProxy",
     "AccuracyProxy",
     "FlopsProxy",
     "GradNormProxy",
     "JacovProxy",
     "LogSynflowProxy",
+    "MeCoProxy",
     "NaswotProxy",
     "ParamsProxy",
     "SimIsMoreProxy",
     "SkipProxy",
     "SnipProxy",
+    "SwapProxy",
+    "SwapRawProxy",
     "SynflowProxy",
+    "TableProxy",
     "TorchProxy",
     "TunedProxy",
+    "ZenProxy",
+    "ZiCoProxy",
     "get_proxy",
     "nb201_flops",
     "nb201_params",

@@ -16,7 +16,7 @@ import json
 import os
 import platform
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 import moohw
-from moohw.proxies.batch import DEFAULT_BATCH_SIZE, DEFAULT_SEED, describe_default
+from moohw.proxies.batch import DEFAULT_BATCH_SIZE, DEFAULT_SEED, ProxyBatch, describe_default
 from moohw.proxies.kernels import KERNELS, score_cells
 from moohw.proxies.store import read_table
 from moohw.spaces.nb201 import NB201Space
@@ -40,15 +40,66 @@ def _init_worker() -> None:
 
 
 def _run_chunk(
-    names: tuple[str, ...], positions: np.ndarray, dataset: str, seed: int
+    names: tuple[str, ...],
+    positions: np.ndarray,
+    dataset: str,
+    seed: int,
+    batch: ProxyBatch | None = None,
 ) -> dict[str, tuple[np.ndarray, float]]:
     X = _SPACE.from_position(positions)
     out: dict[str, tuple[np.ndarray, float]] = {}
     for name in names:
         t0 = time.perf_counter()
-        values = score_cells(name, X, dataset, None, seed)
+        values = score_cells(name, X, dataset, batch, seed)
         out[name] = (values, time.perf_counter() - t0)
     return out
+
+
+def default_workers() -> int:
+    """Processes for large proxy computations: ``$MOOHW_PROXY_WORKERS`` or the CPU count (<= 8)."""
+    env = os.environ.get("MOOHW_PROXY_WORKERS", "").strip()
+    if env:
+        try:
+            n = int(env)
+        except ValueError:
+            raise ValueError(f"MOOHW_PROXY_WORKERS must be an integer >= 0, got {env!r}") from None
+        if n < 0:
+            raise ValueError(f"MOOHW_PROXY_WORKERS must be an integer >= 0, got {env!r}")
+        return n
+    return min(os.cpu_count() or 1, 8)
+
+
+def score_positions(
+    name: str,
+    positions: np.ndarray,
+    dataset: str,
+    batch: ProxyBatch | None,
+    seed: int,
+    n_workers: int,
+    chunk_size: int = 64,
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Score cells by position in chunks, yielding ``(chunk positions, (m,) scores)`` as done.
+
+    With ``n_workers >= 2`` the chunks run in a process pool (one torch thread per worker);
+    otherwise in this process. Scores do not depend on the split (per-cell seeds).
+    """
+    positions = np.asarray(positions, dtype=np.int64)
+    chunks = [positions[i : i + chunk_size] for i in range(0, len(positions), chunk_size)]
+    if n_workers < 2 or len(chunks) < 2:
+        for chunk in chunks:
+            yield chunk, _run_chunk((name,), chunk, dataset, seed, batch)[name][0]
+        return
+    with ProcessPoolExecutor(min(n_workers, len(chunks)), initializer=_init_worker) as pool:
+        futures = {
+            pool.submit(_run_chunk, (name,), chunk, dataset, seed, batch): chunk
+            for chunk in chunks
+        }
+        try:
+            for fut in as_completed(futures):
+                yield futures[fut], fut.result()[name][0]
+        finally:
+            for f in futures:
+                f.cancel()
 
 
 def _partial_path(out_path: Path) -> Path:

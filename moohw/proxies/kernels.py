@@ -15,7 +15,7 @@ import numpy as np
 from torch import nn
 
 from moohw.nets.nb201 import build_network, input_shape
-from moohw.proxies import scores
+from moohw.proxies import recent, scores
 from moohw.proxies.batch import DEFAULT_BATCH_SIZE, DEFAULT_SEED, ProxyBatch, default_batch
 from moohw.spaces.nb201 import NB201Space
 
@@ -74,6 +74,41 @@ KERNELS: dict[str, Kernel] = {
         lambda net, b, s: scores.jacov(net, _need(b).x),
         True,
         "Jacobian covariance of input gradients (Mellor et al. 2020, v1)",
+    ),
+    "meco": Kernel(
+        lambda net, b, s: recent.meco(net, _need(b).x),
+        True,
+        "MeCo: sum of min eigenvalues of channel correlations, first image (Jiang et al. 2023)",
+    ),
+    "zico": Kernel(
+        lambda net, b, s: recent.zico(net, _need(b).x, _need(b).y),
+        True,
+        "ZiCo: sum_layers log sum mean|g|/std(g) over two half-batches (Li et al. 2023)",
+    ),
+    "swap": Kernel(
+        lambda net, b, s: recent.swap(net, _need(b).x),
+        True,
+        "SWAP: distinct sample-wise ReLU activation patterns (Peng et al. 2024), unregularised",
+    ),
+    "zen": Kernel(
+        lambda net, b, s: recent.zen(net, s),
+        False,
+        "Zen-score: log feature change under input perturbation + BN term (Lin et al. 2021)",
+    ),
+    "az_expressivity": Kernel(
+        lambda net, b, s: recent.az_expressivity(net, _need(b).x),
+        True,
+        "AZ-NAS expressivity: entropy of feature-covariance spectra (Lee & Ham 2024)",
+    ),
+    "az_progressivity": Kernel(
+        lambda net, b, s: recent.az_progressivity(net, _need(b).x),
+        True,
+        "AZ-NAS progressivity: smallest block-to-block expressivity gain (Lee & Ham 2024)",
+    ),
+    "az_trainability": Kernel(
+        lambda net, b, s: recent.az_trainability(net, _need(b).x),
+        True,
+        "AZ-NAS trainability: -mean(s + 1/s - 2) of block Jacobian scales (Lee & Ham 2024)",
     ),
 }
 

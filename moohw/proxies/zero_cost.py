@@ -2,8 +2,9 @@
 
 Torch proxies (NASWOT, synflow, LogSynflow, SNIP, grad-norm, jacov) read the table shipped in
 ``moohw/proxies/tables`` when one exists for (proxy, dataset) and the default batch and seed are
-used; otherwise they compute with moohw's own NB201 network (:mod:`moohw.proxies.kernels`) and
-cache the scores in the proxy object.
+used; otherwise they read the persistent user cache (:mod:`moohw.proxies.cache`) and compute
+what it lacks with moohw's own NB201 network (:mod:`moohw.proxies.kernels`) — in a process pool
+with progress reports when many cells are missing — and store the result there.
 
 The skip score and the Sim-is-More combination follow Cavagnero et al., "FreeREA", WACV 2023,
 the proxies meta-trained on by Capuano et al., "Sim-is-More", 2025.
@@ -16,7 +17,8 @@ import warnings
 import numpy as np
 
 from moohw.proxies.base import AccuracyProxy
-from moohw.proxies.batch import DEFAULT_SEED, ProxyBatch
+from moohw.proxies.batch import DEFAULT_BATCH_SIZE, DEFAULT_SEED, ProxyBatch
+from moohw.proxies.cache import Progress, ScoreCache, batch_key
 from moohw.proxies.kernels import KERNELS, score_cells
 from moohw.proxies.store import shipped_table
 from moohw.spaces import SearchSpace
@@ -37,9 +39,12 @@ class TorchProxy(AccuracyProxy):
             :func:`moohw.proxies.batch.default_batch`.
         seed: Seed of the weight init (and of the default batch).
         use_table: Read the shipped table when it applies (default batch and seed).
+        cache: Read and fill the persistent user cache (:mod:`moohw.proxies.cache`).
     """
 
     kernel: str = ""
+    #: From this many missing cells on, compute in a process pool with progress reports.
+    pool_from: int = 256
 
     def __init__(
         self,
@@ -48,6 +53,7 @@ class TorchProxy(AccuracyProxy):
         batch: ProxyBatch | None = None,
         seed: int = DEFAULT_SEED,
         use_table: bool = True,
+        cache: bool = True,
     ) -> None:
         super().__init__(space, dataset)
         if space.name != "nb201":
@@ -63,18 +69,55 @@ class TorchProxy(AccuracyProxy):
             self.table = shipped_table(self.kernel, dataset)
         self.cost_s = 0.0 if self.table is not None else self.cost_s
         self._cache: dict[int, float] = {}
+        self.disk: ScoreCache | None = None
+        if self.table is None and cache:
+            b = batch if self.needs_batch else None
+            key = batch_key(
+                self.needs_batch,
+                b is None,
+                DEFAULT_BATCH_SIZE if b is None else int(b.x.shape[0]),
+                () if b is None else (b.x.numpy().tobytes(), b.y.numpy().tobytes()),
+            )
+            self.disk = ScoreCache(self.kernel, space.name, dataset, key, self.seed, space.size)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         pos = self.space.position(X)
         if self.table is not None:
             return self.table[pos].astype(np.float64)
         missing = np.unique([p for p in pos.tolist() if p not in self._cache])
+        if missing.size and self.disk is not None:
+            stored = self.disk.load()[missing]
+            hit = ~np.isnan(stored)
+            self._cache.update(zip(missing[hit].tolist(), stored[hit].tolist(), strict=True))
+            missing = missing[~hit]
         if missing.size:
+            self._compute(missing)
+        return np.array([self._cache[p] for p in pos.tolist()], dtype=np.float64)
+
+    def _compute(self, missing: np.ndarray) -> None:
+        if len(missing) < self.pool_from:
             values = score_cells(
                 self.kernel, self.space.from_position(missing), self.dataset, self.batch, self.seed
             )
-            self._cache.update(zip(missing.tolist(), values.tolist(), strict=True))
-        return np.array([self._cache[p] for p in pos.tolist()], dtype=np.float64)
+            self._store(missing, values)
+            return
+        from moohw.proxies.compute import default_workers, score_positions
+
+        where = self.disk.path if self.disk is not None else None
+        report = Progress(f"proxy {self.name} ({self.dataset})", len(missing), where)
+        done = 0
+        batch = self.batch if self.needs_batch else None
+        for chunk, values in score_positions(
+            self.kernel, missing, self.dataset, batch, self.seed, default_workers()
+        ):
+            self._store(chunk, values)
+            done += len(chunk)
+            report(done)
+
+    def _store(self, positions: np.ndarray, values: np.ndarray) -> None:
+        self._cache.update(zip(positions.tolist(), values.tolist(), strict=True))
+        if self.disk is not None:
+            self.disk.update(positions, values)
 
 
 class NaswotProxy(TorchProxy):

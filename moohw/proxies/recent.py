@@ -1,0 +1,231 @@
+"""Recent training-free proxies (2021-2024), moohw's own torch code on the NB201 network.
+
+Each kernel takes a freshly initialised network (seeded per cell, :mod:`moohw.proxies.kernels`)
+and returns a float, higher is better. The data each one sees is stated; all are deterministic
+(seeded weights, fixed batch, fixed Gaussian draws from a private generator).
+
+- **MeCo** — Jiang et al., "Zero-shot NAS via the Minimum Eigenvalue of Pearson Correlation",
+  NeurIPS 2023. Every module whose output is a feature map contributes the smallest eigenvalue
+  of the C×C Pearson correlation between channels (over the H·W positions) of the *first image*
+  of the batch; NaN/inf correlations count 0; the score is the sum. Data: the default batch
+  (BatchNorm uses its statistics), first image read.
+- **ZiCo** — Li et al., "ZiCo: Zero-shot NAS via Inverse Coefficient of Variation on
+  Gradients", ICLR 2023. The batch is split in two halves; for each Conv2d/Linear layer, with
+  the two cross-entropy gradients of every weight, ``log Σ mean|g| / std(g)`` over weights whose
+  std is non-zero; summed over layers. Data: the default batch (2 × 16 images, its labels).
+- **SWAP** — Peng et al., "SWAP-NAS: Sample-Wise Activation Patterns for Ultra-fast NAS",
+  ICLR 2024. Every ReLU output unit (channel × position) has a sample-wise pattern: the B bits
+  ``out > 0`` over the batch; SWAP is the number of distinct patterns among all units of the
+  network. The regularised score multiplies it by ``exp(-(P - mu)^2 / sigma)`` of the parameter
+  count P (millions); the paper tunes mu and sigma to a target size per space; moohw uses
+  mu = the largest NB201 model and sigma = the squared range of model sizes of the space (a
+  choice made without accuracy data). Data: the default batch (B = 32, one bit each).
+- **Zen-score** — Lin et al., "Zen-NAS: A Zero-Shot NAS for High-Performance Image
+  Recognition", ICCV 2021. ``log ||f(x) - f(x + 0.01 eps)||_F`` (mean over the batch) of the
+  pre-pooling feature map (output of the last cell stage) for Gaussian ``x`` and ``eps``, plus
+  ``Σ log sqrt(mean channel variance)`` of the inputs of every BatchNorm (train mode). Data:
+  16 standard-normal images from ``torch.Generator`` seed 0 (data-free). moohw keeps its own
+  weight initialisation (the paper re-draws weights from N(0, 1)); one draw, not 32.
+- **AZ-NAS** — Lee & Ham, "AZ-NAS: Assembling Zero-Cost Proxies for Network Architecture
+  Search", CVPR 2024. Primary blocks are the stem and the 17 entries of the cell stack.
+  *Expressivity*: Σ over blocks of the entropy of the normalised eigenvalues of the channel
+  covariance of the block's output (positions and images as samples). *Progressivity*: the
+  smallest increase of that per-block entropy from one block to the next. *Trainability*:
+  ``-mean_l (s_l + 1/s_l - 2)`` with ``s_l`` the RMS singular value of block l's Jacobian,
+  ``||J^T v|| / ||v|| · sqrt(n_out / n_in)`` for a Gaussian ``v`` (seed 0). *Complexity*:
+  FLOPs (:func:`moohw.proxies.analytic.nb201_flops`). The assembled score is
+  ``Σ_m log(rank_m / N)`` (:class:`moohw.proxies.assembled.AZNASProxy`). Data: the default batch.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import torch
+from torch import nn
+from torch.nn import functional
+
+_WEIGHTED = (nn.Conv2d, nn.Linear)
+ZEN_ALPHA = 0.01
+ZEN_BATCH = 16
+
+
+def meco(net: nn.Module, x: torch.Tensor) -> float:
+    """MeCo: Σ over feature-map outputs of the min eigenvalue of the channel correlation."""
+    total = torch.zeros((), dtype=torch.float64)
+
+    def hook(m: nn.Module, inp: tuple[torch.Tensor, ...], out: object) -> None:
+        nonlocal total
+        if not isinstance(out, torch.Tensor) or out.ndim != 4 or out.shape[1] < 2:
+            return
+        f = out[0].detach().flatten(1).to(torch.float64)  # (C, H*W)
+        if f.shape[1] < 2:
+            return
+        corr = torch.nan_to_num(torch.corrcoef(f), nan=0.0, posinf=0.0, neginf=0.0)
+        total += torch.linalg.eigvalsh(corr)[0]
+
+    handles = [m.register_forward_hook(hook) for m in net.modules()]
+    try:
+        with torch.no_grad():
+            net(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return float(total)
+
+
+def zico(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
+    """ZiCo: Σ_layers log Σ_w mean|g_w| / std(g_w) over two half-batches."""
+    half = x.shape[0] // 2
+    grads: dict[int, list[torch.Tensor]] = {}
+    layers = [m for m in net.modules() if isinstance(m, _WEIGHTED)]
+    for part in (slice(0, half), slice(half, 2 * half)):
+        net.zero_grad(set_to_none=True)
+        functional.cross_entropy(net(x[part]), y[part]).backward()
+        for i, m in enumerate(layers):
+            if m.weight.grad is not None:
+                grads.setdefault(i, []).append(m.weight.grad.detach().flatten().double())
+    score = 0.0
+    for g in grads.values():
+        if len(g) != 2:
+            continue
+        stacked = torch.stack(g)
+        std = stacked.std(dim=0, unbiased=False)
+        mean_abs = stacked.abs().mean(dim=0)
+        keep = std != 0
+        s = float((mean_abs[keep] / std[keep]).sum())
+        if s > 0:
+            score += math.log(s)
+    return score
+
+
+def swap(net: nn.Module, x: torch.Tensor) -> float:
+    """SWAP: number of distinct sample-wise ReLU activation patterns (B <= 63 images)."""
+    b = x.shape[0]
+    if b > 63:
+        raise ValueError(f"SWAP packs patterns in int64: batch must be <= 63, got {b}")
+    weights = (2 ** torch.arange(b, dtype=torch.int64))[:, None]
+    codes: list[torch.Tensor] = []
+
+    def hook(m: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        bits = (out.detach() > 0).flatten(1).to(torch.int64)  # (B, units)
+        codes.append((bits * weights).sum(0))
+
+    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
+    try:
+        with torch.no_grad():
+            net(x)
+    finally:
+        for h in handles:
+            h.remove()
+    if not codes:
+        return 0.0
+    return float(torch.unique(torch.cat(codes)).numel())
+
+
+def zen(net: nn.Module, shape: tuple[int, int, int]) -> float:
+    """Zen-score on Gaussian inputs (see the module docstring)."""
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn((ZEN_BATCH, *shape), generator=g)
+    eps = torch.randn((ZEN_BATCH, *shape), generator=g)
+    log_bn = 0.0
+
+    def hook(m: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        nonlocal log_bn
+        var = inp[0].detach().double().var(dim=(0, 2, 3), unbiased=False).mean()
+        log_bn += 0.5 * math.log(max(float(var), 1e-30))
+
+    stages, stem = net.get_submodule("cells"), net.get_submodule("stem")
+    with torch.no_grad():
+        f1 = stages(stem(x))
+        handles = [
+            m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.BatchNorm2d)
+        ]
+        try:
+            f2 = stages(stem(x + ZEN_ALPHA * eps))
+        finally:
+            for h in handles:
+                h.remove()
+    delta = float((f1 - f2).flatten(1).norm(dim=1).mean())
+    return math.log(max(delta, 1e-30)) + log_bn
+
+
+def _cells(net: nn.Module) -> list[nn.Module]:
+    cells = net.get_submodule("cells")
+    return list(cells.children())
+
+
+def _blocks(net: nn.Module) -> list[nn.Module]:
+    return [net.get_submodule("stem"), *_cells(net)]
+
+
+def _entropy_of_covariance(f: torch.Tensor) -> float:
+    """Entropy of the normalised eigenvalues of the channel covariance of ``(B, C, H, W)``."""
+    z = f.detach().transpose(0, 1).flatten(1).double()  # (C, B*H*W)
+    z = z - z.mean(dim=1, keepdim=True)
+    cov = z @ z.T / max(z.shape[1] - 1, 1)
+    eig = torch.linalg.eigvalsh(cov).clamp_min(0.0)
+    total = float(eig.sum())
+    if total <= 0.0:
+        return 0.0
+    p = eig / total
+    p = p[p > 0]
+    return float(-(p * p.log()).sum())
+
+
+def _block_entropies(net: nn.Module, x: torch.Tensor) -> list[float]:
+    outs: list[torch.Tensor] = []
+    handles = [b.register_forward_hook(lambda m, i, o: outs.append(o)) for b in _blocks(net)]
+    try:
+        with torch.no_grad():
+            net(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return [_entropy_of_covariance(o) for o in outs]
+
+
+def az_expressivity(net: nn.Module, x: torch.Tensor) -> float:
+    """AZ-NAS expressivity: Σ over primary blocks of the covariance-eigenvalue entropy."""
+    return float(sum(_block_entropies(net, x)))
+
+
+def az_progressivity(net: nn.Module, x: torch.Tensor) -> float:
+    """AZ-NAS progressivity: the smallest block-to-block increase of that entropy."""
+    e = _block_entropies(net, x)
+    return float(min(b - a for a, b in itertools.pairwise(e)))
+
+
+def az_trainability(net: nn.Module, x: torch.Tensor) -> float:
+    """AZ-NAS trainability: ``-mean (s + 1/s - 2)`` of the blocks' RMS Jacobian singular values."""
+    ins: list[torch.Tensor] = []
+    outs: list[torch.Tensor] = []
+
+    def hook(m: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
+        ins.append(inp[0])
+        outs.append(out)
+
+    cells = _cells(net)
+    handles = [c.register_forward_hook(hook) for c in cells]
+    xi = x.clone().requires_grad_(True)
+    try:
+        net(xi)
+    finally:
+        for h in handles:
+            h.remove()
+    g = torch.Generator().manual_seed(0)
+    penalties = []
+    for a, b in zip(ins, outs, strict=True):
+        v = torch.randn(b.shape, generator=g)
+        jt_v = None
+        if a.requires_grad and b.requires_grad:
+            (jt_v,) = torch.autograd.grad(b, a, v, retain_graph=True, allow_unused=True)
+        if jt_v is None:  # output independent of the input (an all-none cell, or after one)
+            penalties.append(float("inf"))
+            continue
+        s = float(jt_v.norm() / v.norm()) * math.sqrt(b.numel() / a.numel())
+        penalties.append(s + 1.0 / s - 2.0 if s > 0 else float("inf"))
+    finite = [p for p in penalties if math.isfinite(p)]
+    worst = max(finite, default=0.0) * 10.0 + 10.0  # an untrainable block: worse than any seen
+    return -float(sum(p if math.isfinite(p) else worst for p in penalties) / len(penalties))
