@@ -19,7 +19,7 @@ from pymoo.optimize import minimize
 
 from moohw.accuracy import DEFAULT_ACCURACY, BenchmarkAccuracy
 from moohw.data import BenchmarkData
-from moohw.devices import Device, get_device
+from moohw.devices import Device, get_device, scoring_device
 from moohw.knowledge import check_no_leak, default_knowledge
 from moohw.metrics import Scorer
 from moohw.proxies import DEFAULT_PROXY, get_proxy
@@ -246,5 +246,7 @@ def search(
     result = run_algorithm(algo, problem, seed, options, data=data)
     if accuracy and data is not None and dev.exact and space == "nb201":
         acc = _cached_accuracy(space, data, accuracy)
-        result = replace(result, scores=score_run(result, dev, acc))
+        sdev, against = scoring_device(dev, data)  # predicted:DIR → the measured device
+        info = {**result.info, "scored_against": against}
+        result = replace(result, scores=score_run(result, sdev, acc), info=info)
     return result
