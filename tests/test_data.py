@@ -58,12 +58,12 @@ def test_data_folder_the_user_named_is_never_skipped(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "empty").mkdir()
     (tmp_path / "f.txt").write_text("x")
-    with pytest.raises(FileNotFoundError, match="f.txt is a file, not a folder"):
+    with pytest.raises(FileNotFoundError, match=r"f\.txt is a file, not a folder"):
         find_data_dir(tmp_path / "f.txt")
-    with pytest.raises(FileNotFoundError, match="empty is a folder without MANIFEST.tsv"):
+    with pytest.raises(FileNotFoundError, match=r"empty is a folder without MANIFEST\.tsv"):
         find_data_dir(tmp_path / "empty")
     monkeypatch.setenv("MOOHW_DATA", str(tmp_path / "empty"))
-    with pytest.raises(FileNotFoundError, match="^MOOHW_DATA .*empty is a folder without"):
+    with pytest.raises(FileNotFoundError, match=r"^MOOHW_DATA .*empty is a folder without"):
         find_data_dir()
     monkeypatch.setenv("MOOHW_DATA", "")  # an empty value means unset (CI's smoke run)
     assert find_data_dir() is None
