@@ -186,7 +186,7 @@ def _accuracy_label(root: Path, devices: Sequence[str]) -> str:
         if f.is_file():
             col = json.loads(f.read_text()).get("column")
             if col:
-                return f"true accuracy, {col} (%)"
+                return f"true accuracy (%)\n{col}"
     return "true accuracy (%)"
 
 
