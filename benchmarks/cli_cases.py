@@ -817,7 +817,12 @@ def main() -> None:
     ap.add_argument("out", type=Path)
     ap.add_argument("--only", default="")
     ap.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    ap.add_argument("--table", type=Path, help="print the markdown table of BEFORE.json vs OUT")
     a = ap.parse_args()
+    if a.table:
+        after = json.loads(a.out.read_text())
+        print(markdown_table(json.loads(a.table.read_text()), after))
+        return
     data_dir = a.data if (a.data / "MANIFEST.tsv").is_file() else None
     only = {s for s in a.only.split(",") if s}
     results: dict[str, Any] = {}
@@ -864,6 +869,37 @@ def main() -> None:
         print(f"{c.name:32s} rc={r['rc']!s:8s} {r.get('stderr_last', '')[:110]}", flush=True)
         shutil.rmtree(tmp, ignore_errors=True)
         a.out.write_text(json.dumps(results, indent=1, default=str) + "\n")
+
+
+def markdown_table(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """The before → after table of RESULTS.md ("Inputs and honesty (issue 17)")."""
+
+    def cell(r: dict[str, Any] | None) -> str:
+        if r is None:
+            return "(not run)"
+        if "skipped" in r:
+            return f"skipped: {r['skipped']}"
+        line = r.get("stderr_last") or r.get("stdout_last") or ""
+        if len(line) > 140:
+            line = line[:137] + "…"
+        text = f"**{r.get('rc')}** {line}".replace("|", "\\|").replace("\n", " ")
+        if r.get("finding") not in (None, ""):
+            f = (
+                json.dumps(r["finding"], default=str)
+                if not isinstance(r["finding"], str)
+                else r["finding"]
+            )
+            text += f" — *{f[:160]}*".replace("|", "\\|")
+        return text
+
+    rows = [
+        "| case | issue 17 says | before (exit, last line) | after (exit, last line) |",
+        "|---|---|---|---|",
+    ]
+    for name in dict.fromkeys([*before, *after]):
+        issue = (after.get(name) or before.get(name) or {}).get("issue", "")
+        rows.append(f"| `{name}` | {issue} | {cell(before.get(name))} | {cell(after.get(name))} |")
+    return "\n".join(rows) + "\n"
 
 
 if __name__ == "__main__":
