@@ -24,6 +24,7 @@ from moohw.problems import HWNASProblem
 
 from moohw.accuracy import DEFAULT_ACCURACY
 from moohw.data import BenchmarkData
+from moohw.devices import scoring_device
 from moohw.proxies import DEFAULT_PROXY, get_proxy
 from moohw.runs import Ledger, RunResult, declared_front
 from moohw.spaces import get_space
@@ -198,7 +199,12 @@ def prefix_runs(
     out: dict[int, RunResult] = {}
     for k in sorted(set(budgets)):
         r = full if k == kmax else prefix(full, snapshots, k)
-        out[k] = r if acc is None else replace(r, scores=score_run(r, dev, acc))
+        if acc is None:
+            out[k] = r
+        else:  # as search(): predicted:DIR is scored against the measured device when known
+            sdev, against = scoring_device(dev, data)
+            info = {**r.info, "scored_against": against}
+            out[k] = replace(r, scores=score_run(r, sdev, acc), info=info)
     return out
 
 

@@ -19,7 +19,7 @@ from pymoo.optimize import minimize
 
 from moohw.accuracy import DEFAULT_ACCURACY, BenchmarkAccuracy
 from moohw.data import BenchmarkData
-from moohw.devices import Device, get_device
+from moohw.devices import Device, get_device, scoring_device
 from moohw.knowledge import check_no_leak, default_knowledge
 from moohw.metrics import Scorer
 from moohw.proxies import DEFAULT_PROXY, get_proxy
@@ -255,5 +255,7 @@ def search(
         result = replace(result, front=capped_front(result.F, cap), max_latency_ms=cap)
     if accuracy and data is not None and dev.exact and space == "nb201":
         acc = _cached_accuracy(space, data, accuracy)
-        result = replace(result, scores=score_run(result, dev, acc))
+        sdev, against = scoring_device(dev, data)  # predicted:DIR → the measured device
+        info = {**result.info, "scored_against": against}
+        result = replace(result, scores=score_run(result, sdev, acc), info=info)
     return result

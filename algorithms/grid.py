@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from moohw.algorithms.anytime import is_budget_agnostic, prefix_runs
 from moohw.algorithms.api import _cached_accuracy, _cached_device, search
 
 from moohw.accuracy import DEFAULT_ACCURACY
+from moohw.atomic import key_mismatch, read_json, run_key, write_csv, write_json
 from moohw.data import BenchmarkData
 from moohw.metrics import non_dominated, reference_point
 from moohw.proxies import DEFAULT_PROXY
@@ -45,6 +47,8 @@ RESULT_COLUMNS = [
     "wall_time_s",
     "proxy",
     "scored_from_budget",
+    "scored_against",
+    "cheap_by_kind",
 ]
 
 
@@ -109,12 +113,12 @@ def _record(
 ) -> dict[str, Any]:
     """Write the run directory of ``cell`` and return its results row."""
     run_dir = Path(out) / "runs" / cell.slug
-    write_run(r, _cached_device(cell.device, space, data).space, run_dir)
+    write_run(r, _cached_device(cell.device, space, data).space, run_dir, data=data)
     if r.scores and data is not None and accuracy:
         acc = _cached_accuracy(space, data, accuracy)
         fr = pd.read_csv(run_dir / "front.csv")
         fr["accuracy"] = acc(r.front_X) if len(fr) else []
-        fr.to_csv(run_dir / "front.csv", index=False)
+        write_csv(run_dir / "front.csv", fr)
     return {
         "algo": cell.algo,
         "device": cell.device,
@@ -130,6 +134,8 @@ def _record(
         "wall_time_s": r.wall_time_s,
         "proxy": r.proxy,
         "scored_from_budget": scored_from,
+        "scored_against": r.info.get("scored_against", "") if r.scores else "",
+        "cheap_by_kind": json.dumps(r.cheap_queries, sort_keys=True),
     }
 
 
@@ -182,12 +188,19 @@ def write_true_fronts(
     space: str = "nb201",
     data: BenchmarkData | None = None,
     accuracy: str | None = DEFAULT_ACCURACY,
+    proxy: str | None = None,
 ) -> None:
     """Write ``true_fronts/<device>.csv`` (latency_ms, accuracy) for exact devices with data.
 
     Also ``true_fronts/<device>.ref.json``: the HV reference point (accuracy, latency_ms) the
-    runs are scored with, which the figures use to frame the region that counts.
+    runs are scored with and the accuracy ``column``, which the figures use to frame the
+    region that counts and to label the axis. Without data (or accuracy), and with ``proxy``,
+    ``true_fronts/<device>.proxy.csv`` holds the exact front in (proxy, latency) instead, so
+    synthetic devices get an exact front in the figures too.
     """
+    if (data is None or not accuracy) and proxy is not None:
+        _write_proxy_fronts(devices, Path(out), space, proxy, data)
+        return
     if data is None or not accuracy or space != "nb201":
         return
     acc = _cached_accuracy(space, data, accuracy)
@@ -202,7 +215,10 @@ def write_true_fronts(
         F = np.column_stack([-acc(X), dev.latency_ms(X)])
         ref = reference_point(-F[:, 0], F[:, 1])
         (folder / f"{safe_name(name)}.ref.json").write_text(
-            json.dumps({"accuracy": float(-ref[0]), "latency_ms": float(ref[1])}) + "\n"
+            json.dumps(
+                {"accuracy": float(-ref[0]), "latency_ms": float(ref[1]), "column": accuracy}
+            )
+            + "\n"
         )
         m = non_dominated(F)
         order = np.argsort(F[m, 1])
@@ -213,6 +229,31 @@ def write_true_fronts(
                 "accuracy": -F[m, 0][order],
             }
         ).to_csv(folder / f"{safe_name(name)}.csv", index=False)
+
+
+def _write_proxy_fronts(
+    devices: Sequence[str], out: Path, space: str, proxy: str, data: BenchmarkData | None
+) -> None:
+    """``true_fronts/<device>.proxy.csv``: exact (proxy, latency) front of each exact device."""
+    from moohw.problems import HWNASProblem
+
+    from moohw.proxies import get_proxy
+
+    folder = out / "true_fronts"
+    for name in devices:
+        if _is_live(name):
+            continue
+        dev = _cached_device(name, space, data)
+        if not dev.exact or (dev.coverage() is None and not dev.space.enumerable):
+            continue
+        X, F = HWNASProblem(dev.space, dev, get_proxy(proxy, dev.space)).exact_front()
+        folder.mkdir(parents=True, exist_ok=True)
+        write_csv(
+            folder / f"{safe_name(name)}.proxy.csv",
+            pd.DataFrame(
+                {"arch_str": dev.space.to_str(X), "latency_ms": F[:, 1], "proxy": -F[:, 0]}
+            ),
+        )
 
 
 def _is_live(device: str) -> bool:
@@ -234,6 +275,11 @@ def run_grid(
     """Run every cell not already finished in ``out`` and return all rows (``results.csv``).
 
     A cell is finished when ``out/runs/<slug>/row.json`` exists; finished cells are never rerun.
+    Each row records the run key (:func:`moohw.atomic.run_key`: proxy, accuracy, space, data
+    manifest digest, moohw version); resuming into a folder made with another key is an error
+    naming the fields that differ, and a ``row.json`` that is not valid JSON is an error naming
+    the file. Records are written atomically; on an exception or a signal the worker processes
+    are terminated, not orphaned.
 
     Args:
         cells: The grid (:func:`make_cells`).
@@ -256,10 +302,18 @@ def run_grid(
     (out / "runs").mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
     todo: list[Cell] = []
+    key = run_key(space, proxy, accuracy, data.manifest_digest() if data is not None else None)
     for c in cells:
         f = out / "runs" / c.slug / "row.json"
         if f.is_file():
-            rows.append(json.loads(f.read_text()))
+            row = read_json(f)
+            diff = key_mismatch(row.get("key"), key)
+            if diff:
+                raise ValueError(
+                    f"{out} holds finished runs made with other settings ({'; '.join(diff)}; "
+                    f"first: {f}); pass another --out, or delete {out} to start over"
+                )
+            rows.append(row)
             if on_done:
                 on_done(rows[-1])
         else:
@@ -270,7 +324,7 @@ def run_grid(
 
     def finish(unit: Unit, unit_rows: list[dict[str, Any]]) -> None:
         for cell, row in zip(unit.cells, unit_rows, strict=True):
-            (out / "runs" / cell.slug / "row.json").write_text(json.dumps(row, default=float))
+            write_json(out / "runs" / cell.slug / "row.json", {**row, "key": key})
             rows.append(row)
             if on_done:
                 on_done(row)
@@ -281,14 +335,44 @@ def run_grid(
         for u in units:
             finish(u, run_unit(u, *args))
     else:
-        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-            futs = {pool.submit(run_unit, u, *args): u for u in units}
-            for fut in as_completed(futs):
-                finish(futs[fut], fut.result())
+        _run_on_pool(units, args, workers, finish)
     df = pd.DataFrame(rows, columns=RESULT_COLUMNS)
     df = df.sort_values(["device", "budget", "algo", "seed"], kind="stable").reset_index(drop=True)
-    df.to_csv(out / "results.csv", index=False)
+    write_csv(out / "results.csv", df)
     return df
+
+
+def _raise_on_sigterm(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def _run_on_pool(
+    units: list[Unit],
+    args: tuple[Any, ...],
+    workers: int,
+    finish: Callable[[Unit, list[dict[str, Any]]], None],
+) -> None:
+    """Units on a spawn process pool; the workers die with this process (exception, SIGTERM)."""
+    pool = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+    previous = None
+    try:  # SIGTERM (kill, a job scheduler) unwinds like Ctrl-C, so the pool is torn down
+        previous = signal.signal(signal.SIGTERM, _raise_on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    try:
+        futs = {pool.submit(run_unit, u, *args): u for u in units}
+        for fut in as_completed(futs):
+            finish(futs[fut], fut.result())
+    except BaseException:
+        for proc in list(getattr(pool, "_processes", {}).values()):
+            proc.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    else:
+        pool.shutdown()
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 def _run_on_ray(

@@ -6,6 +6,7 @@ status 2 and one clear line on stderr, no traceback.
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from collections.abc import Callable
@@ -15,10 +16,20 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from moohw.accuracy import DEFAULT_ACCURACY
-from moohw.cli_common import DataOpt, friendly, progress, sub_app
+from moohw.cli_common import (
+    DataOpt,
+    check_budget,
+    check_out_dir,
+    friendly,
+    n_candidates,
+    progress,
+    sub_app,
+    unique,
+)
 from moohw.cli_controller import pretrain_app
 from moohw.cli_deliver import print_outcome, register
 from moohw.cli_measure import measure_cmd, store_app
@@ -33,7 +44,12 @@ console = Console()
 DEFAULT_DEVICE = "local:cpu"
 DEFAULT_ALGO = "controller"
 
-SpaceOpt = Annotated[str, typer.Option("--space", help="Search space: nb201 or fbnet.")]
+SpaceOpt = Annotated[
+    str,
+    typer.Option(
+        "--space", help="Search space: nb201, or fbnet (predictors and monotonicity; no search)."
+    ),
+]
 ProxyOpt = Annotated[str, typer.Option("--proxy", help="Accuracy proxy (see `moohw proxies`).")]
 AccOpt = Annotated[
     str, typer.Option("--accuracy", help="Benchmark accuracy column used for scoring only.")
@@ -77,7 +93,37 @@ def _check_names(algos: list[str], space: str, proxy: str) -> None:
 
     for a in algos:
         ALGORITHMS.get(a)
-    get_proxy(proxy, get_space(space))
+    sp = get_space(space)
+    if sp.name in NO_SEARCH:
+        raise ValueError(NO_SEARCH[sp.name])
+    get_proxy(proxy, sp)
+
+
+#: Spaces that can be listed and measured but not searched yet, and what works in them.
+NO_SEARCH = {
+    "fbnet": (
+        "--space fbnet cannot be searched yet (no accuracy proxy supports FBNet); what works "
+        "in fbnet: latency predictors (`moohw predictor eval --task FD`), `moohw monotonicity "
+        "--space fbnet`, tabular latency (help:<device> with --data), `moohw surrogate build "
+        "--space fbnet`; search with --space nb201"
+    ),
+}
+
+
+def _check_accuracy(accuracy: str, bench: Any) -> None:
+    """``--accuracy`` must be a column of the accuracy table (or the default, without data)."""
+    if bench is None:
+        if accuracy != DEFAULT_ACCURACY:
+            raise ValueError(
+                f"--accuracy {accuracy} needs the benchmark data (pass --data DIR or set "
+                "MOOHW_DATA); without it runs are not scored"
+            )
+        return
+    if not bench.has("nb201/accuracy.csv"):
+        return
+    cols = [c for c in bench.table("nb201/accuracy.csv").columns if c != "index"]
+    if accuracy not in cols:
+        raise ValueError(f"unknown --accuracy {accuracy!r}; columns: {', '.join(cols)}")
 
 
 @app.command()
@@ -119,20 +165,24 @@ def optimize(
     """
     from moohw.algorithms import search
     from moohw.cli_proxies import proxy_progress
+    from moohw.devices import get_device
     from moohw.recommend import check_max_latency
     from moohw.rundir import describe_run
     from moohw.runs import safe_name, write_run
     from moohw.spaces import get_space
 
-    if budget < 0:
-        raise ValueError(f"--budget must be >= 0, got {budget}")
+    check_budget(budget)
     if seed < 0:
         raise ValueError(f"--seed must be >= 0, got {seed}")
+    check_out_dir(out)
     _check_names([algo], space, proxy)
     check_max_latency(max_latency)
     if store is not None:
         os.environ["MOOHW_STORE"] = str(store)
     bench = try_open_data(data)
+    _check_accuracy(accuracy, bench)
+    dev = get_device(device, get_space(space), bench)
+    check_budget(budget, n_candidates(dev), device)
     t0 = time.perf_counter()
     with progress() as prog, proxy_progress(prog):
         task = prog.add_task(f"{algo} on {device}: target measurements", total=budget)
@@ -151,7 +201,7 @@ def optimize(
         )
     if out is None:
         out = Path("runs") / safe_name(f"{algo}-{device}-{seed}")
-    write_run(r, get_space(space), out)
+    write_run(r, get_space(space), out, data=bench)
     wall = time.perf_counter() - t0
     t = Table(title=f"moohw optimize → {out}", show_header=False)
     t.add_row("algorithm / device", f"{algo} / {device} ({space}, proxy {proxy})")
@@ -164,6 +214,10 @@ def optimize(
     for k in ("hv_ratio", "igd_plus", "ceiling_hv_ratio"):
         if k in r.scores:
             t.add_row(k, f"{r.scores[k]:.4f}")
+    if r.scores and "scored_against" in r.info:
+        t.add_row("scored against", escape(str(r.info["scored_against"])))
+    for kind, n in sorted(r.cheap_queries.items()):
+        t.add_row(f"cheap queries: {kind}", f"{n:,}")
     if not r.scores:
         t.add_row("score", "not scored (needs a tabular device and benchmark accuracy)")
     t.add_row("wall time", f"{wall:.2f} s")
@@ -180,37 +234,51 @@ def _algo_list(value: str) -> list[str]:
 
 def _summary_table(summ: Any, best: Any, seeds: int, out: Path) -> tuple[Table, Table]:
     """Rich tables of ``summary.csv`` (HV ratio per cell) and of the best method per cell."""
-    t = Table(title=f"HV ratio, mean [95% CI] over {seeds} seeds → {out}/results.csv")
-    for c in ("device", "K", "algo", "hv_ratio", "IGD+", "cheap queries"):
+    t = Table(title=f"HV ratio, mean [95% bootstrap CI] over {seeds} seeds → {out}/results.csv")
+    for c in ("device", "K", "algo", "hv_ratio", "IGD+", "cheap queries", "scored against"):
         t.add_column(c)
     for _, r in summ.iterrows():
-        val = (
-            "not scored"
-            if r["hv_ratio_mean"] != r["hv_ratio_mean"]
-            else f"{r['hv_ratio_mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
-        )
+        if r["hv_ratio_mean"] != r["hv_ratio_mean"]:
+            val = "not scored"
+        elif r.get("deterministic", False):
+            val = f"{r['hv_ratio_mean']:.3f} (same on every seed)"
+        elif r["ci_low"] != r["ci_low"]:
+            val = f"{r['hv_ratio_mean']:.3f} (no CI: {int(r['n_seeds'])} seeds < 3)"
+        else:
+            val = f"{r['hv_ratio_mean']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}]"
         igd = r.get("igd_plus_mean", float("nan"))
-        cheap = r.get("cheap_queries_mean", float("nan"))
+        kinds = (
+            json.loads(r["cheap_queries_by_kind"])
+            if isinstance(r.get("cheap_queries_by_kind"), str)
+            else {}
+        )
+        cheap = ", ".join(f"{k} {v:,.0f}" for k, v in kinds.items() if v) or "-"
         t.add_row(
             str(r["device"]),
             str(r["budget"]),
             str(r["algo"]),
             val,
             "" if igd != igd else f"{igd:.3f}",
-            "" if cheap != cheap else f"{cheap:,.0f}",
+            cheap,
+            escape(str(r.get("scored_against", "") or "")),
         )
     bt = Table(title=f"best method per device and K (mean HV ratio) → {out}/best.csv")
-    for c in ("device", "K", "best", "runner-up", "margin", "95% CIs overlap"):
+    for c in ("device", "K", "verdict", "best mean", "runner-up", "margin"):
         bt.add_column(c)
     for _, r in best.iterrows():
         has_runner = isinstance(r["runner_up"], str)
+        verdict = str(r["verdict"])
+        if verdict == "tied":
+            verdict = f"tied: {r['best']} ≈ {str(r['tied_with']).replace(';', ' ≈ ')}"
+        elif verdict == "wins":
+            verdict = f"{r['best']} wins (95% CIs apart)"
         bt.add_row(
             str(r["device"]),
             str(r["budget"]),
+            verdict,
             f"{r['best']} ({r['best_mean']:.3f})",
             f"{r['runner_up']} ({r['runner_up_mean']:.3f})" if has_runner else "-",
             f"{r['margin']:+.3f}" if has_runner else "-",
-            ("yes" if r["intervals_overlap"] else "no") if has_runner else "-",
         )
     return t, bt
 
@@ -263,25 +331,31 @@ def compare(
         summarize,
         write_true_fronts,
     )
+    from moohw.atomic import write_csv
     from moohw.cli_measure import device_name_for_backend
     from moohw.devices import get_device
     from moohw.spaces import get_space
 
-    algo_l = _algo_list(algos)
-    dev_l = [device_name_for_backend(d, backend) for d in _split(devices)]
-    bud_l = _split(budgets, int)
-    if any(b < 0 for b in bud_l):
-        raise ValueError(f"budgets must be >= 0, got {bud_l}")
+    algo_l = unique(_algo_list(algos), "--algos")
+    dev_l = unique([device_name_for_backend(d, backend) for d in _split(devices)], "--devices")
+    bud_l = unique(_split(budgets, int), "--budgets")
+    for b in bud_l:
+        check_budget(b, flag="--budgets")
     if seeds < 1:
         raise ValueError(f"--seeds must be >= 1, got {seeds}")
     if workers < 1:
         raise ValueError(f"--workers must be >= 1, got {workers}")
+    if backend not in ("local", "ray"):
+        raise ValueError(f"--backend must be local or ray, got {backend!r}")
+    check_out_dir(out)
     _check_names(algo_l, space, proxy)
     bench = try_open_data(data)
-    for d in dev_l:  # fail fast on a bad device before launching the grid
-        get_device(d, get_space(space), bench)
+    _check_accuracy(accuracy, bench)
+    for d in dev_l:  # fail fast on a bad device or budget before launching the grid
+        dev = get_device(d, get_space(space), bench)
+        check_budget(max(bud_l), n_candidates(dev), d, flag="--budgets")
     cells = make_cells(algo_l, dev_l, bud_l, list(range(seeds)))
-    write_true_fronts(dev_l, out, space, bench, accuracy)
+    write_true_fronts(dev_l, out, space, bench, accuracy, proxy)
     with progress() as prog:
         task = prog.add_task("runs", total=len(cells))
         df = run_grid(
@@ -297,9 +371,9 @@ def compare(
             anytime=anytime,
         )
     summ = summarize(df)
-    summ.to_csv(out / "summary.csv", index=False)
+    write_csv(out / "summary.csv", summ)
     best = best_methods(summ)
-    best.to_csv(out / "best.csv", index=False)
+    write_csv(out / "best.csv", best)
     t, bt = _summary_table(summ, best, seeds, out)
     console.print(t)
     if len(best):
@@ -323,6 +397,8 @@ def plot(
     """
     from moohw.plotting import plot_run_dir
 
+    if budget is not None:
+        check_budget(budget)
     for p in plot_run_dir(run_dir, try_open_data(data), budget):
         console.print(f"wrote {p}")
 
@@ -339,7 +415,7 @@ def devices(space: SpaceOpt = "nb201", data: DataOpt = None) -> None:
     for c in ("name", "kind", "available", "note"):
         t.add_column(c)
     for row in list_devices(get_space(space), bench):
-        t.add_row(row.name, row.kind, "yes" if row.available else "no", row.note)
+        t.add_row(escape(row.name), row.kind, "yes" if row.available else "no", escape(row.note))
     console.print(t)
 
 
@@ -373,10 +449,17 @@ def monotonicity(
     from moohw.rng import as_generator
     from moohw.spaces import get_space
 
+    if method not in ("spearman", "kendall"):
+        raise ValueError(f"--method must be spearman or kendall, got {method!r}")
+    if probes < 0:
+        raise ValueError(f"--probes must be >= 0 (0 = all), got {probes}")
+    if seed < 0:
+        raise ValueError(f"--seed must be >= 0, got {seed}")
+    check_out_dir(out)
     sp = get_space(space)
     bench = try_open_data(data)
     if devices:
-        names = _split(devices)
+        names = unique(_split(devices), "--devices")
     else:
         names = [
             r.name
@@ -442,14 +525,60 @@ def spaces() -> None:
     from moohw.spaces import SPACES, get_space
 
     t = Table(title="search spaces")
-    for c in ("name", "variables", "size", "description"):
+    for c in ("name", "variables", "size", "description", "works here"):
         t.add_column(c)
     for n in SPACES.names():
         s = get_space(n)
-        t.add_row(n, str(s.n_var), f"{s.size:,}", SPACES.help(n))
+        works = SPACE_SUPPORT.get(n, "")
+        t.add_row(n, str(s.n_var), f"{s.size:,}", SPACES.help(n), escape(works))
     console.print(t)
 
 
+#: What each space supports (``moohw spaces``).
+SPACE_SUPPORT = {
+    "nb201": "search (optimize, compare), proxies, predictors, monotonicity, live latency",
+    "fbnet": "predictors, monotonicity, tabular latency (help:, --data), surrogate build; "
+    "NOT search (no accuracy proxy for FBNet yet)",
+}
+
+
+data_app = sub_app("The benchmark data folder: what is there, verified, and what it enables.")
+
+
+@data_app.command("check")
+@friendly
+def data_check(
+    directory: Annotated[
+        Path | None,
+        typer.Argument(help="Data folder (default: $MOOHW_DATA, then ../shared/data)."),
+    ] = None,
+) -> None:
+    """Verify every file of the data folder against MANIFEST.tsv and say what each enables.
+
+    Exits 0 when every data table verifies (a documentation file that differs is a warning),
+    1 when a table is missing or corrupt.
+    """
+    from moohw.datacheck import check_data
+
+    root, rows = check_data(directory)
+    t = Table(title=f"benchmark data in {root}")
+    for c in ("file", "status", "enables", "source (licence)", "detail"):
+        t.add_column(c)
+    style = {"verified": "green", "warning": "yellow", "unlisted": "yellow"}
+    for r in rows:
+        st = f"[{style.get(r.status, 'red')}]{r.status}[/]"
+        t.add_row(escape(r.path), st, escape(r.enables), escape(r.source), escape(r.detail))
+    console.print(t)
+    bad = [r.path for r in rows if r.status in ("missing", "corrupt")]
+    counts = {
+        s: sum(r.status == s for r in rows) for s in ("verified", "warning", "missing", "corrupt")
+    }
+    console.print(", ".join(f"{n} {s}" for s, n in counts.items()), highlight=False)
+    if bad:
+        raise typer.Exit(1)
+
+
+app.add_typer(data_app, name="data")
 app.command("measure")(measure_cmd)
 app.add_typer(store_app, name="store")
 app.add_typer(pretrain_app, name="pretrain")

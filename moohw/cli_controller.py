@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from moohw.cli_common import DataOpt, friendly, progress, sub_app
+from moohw.cli_common import DataOpt, check_out_dir, friendly, progress, sub_app
 
 if TYPE_CHECKING:
     import numpy as np
@@ -54,6 +54,9 @@ def pretrain_controller(
 
     if seed < 0:
         raise ValueError(f"--seed must be >= 0, got {seed}")
+    if steps is not None and steps < 1:
+        raise ValueError(f"--steps must be >= 1, got {steps}")
+    check_out_dir(out)
     prior, knowledge = load_prior(), None
     if data is not None:
         prior, knowledge = _fit_prior(data, task)

@@ -26,7 +26,13 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from moohw.cli_common import friendly, sub_app
+from moohw.cli_common import (
+    LogProgress,
+    check_out_file,
+    friendly,
+    progress_every,
+    sub_app,
+)
 
 console = Console()
 err = Console(stderr=True)
@@ -131,6 +137,7 @@ def measure_cmd(
         raise ValueError(f"--sample must be >= 1, got {sample}")
     if seed < 0:
         raise ValueError(f"--seed must be >= 0, got {seed}")
+    check_out_file(out)  # before any measurement: a bad --out must not lose the work
     sp = get_space(space)
     X = read_archs(archs, sp) if archs is not None else sp.sample(int(sample or 0), seed)
     st = MeasurementStore(store)
@@ -150,7 +157,12 @@ def measure_cmd(
         TextColumn("ETA"),
         TimeRemainingColumn(),
     ]
-    with Progress(*columns, console=err, transient=False) as progress:
+    bar = (
+        Progress(*columns, console=err, transient=False)
+        if err.is_terminal
+        else LogProgress(progress_every())  # stderr is a log: timed lines instead of a bar
+    )
+    with bar as progress:
 
         def run(dev: Any) -> None:
             task = progress.add_task(dev.name, total=len(X))

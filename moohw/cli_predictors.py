@@ -13,10 +13,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
-from moohw.cli_common import DataOpt, err, sub_app, user_errors
+from moohw.cli_common import DataOpt, check_out_dir, progress, sub_app, unique, user_errors
 
 predictor_app = sub_app("Latency predictors: list them, run the NASFLAT task suite.")
 surrogate_app = sub_app("Build a latency surrogate for a device (ESM workflow).")
@@ -92,10 +91,11 @@ def eval_task(
     )
 
     with user_errors():
-        ks = _ints(samples, "--samples")
+        ks = unique(_ints(samples, "--samples"), "--samples")
+        check_out_dir(out)
         if seeds < 1:
             raise ValueError(f"--seeds must be >= 1, got {seeds}")
-        names = [m.strip() for m in methods.split(",") if m.strip()]
+        names = unique([m.strip() for m in methods.split(",") if m.strip()], "--methods")
         if not names:
             raise ValueError("--methods is empty")
         for m in names:
@@ -104,23 +104,27 @@ def eval_task(
             raise KeyError(f"unknown sampler {sampler!r}; known: {', '.join(sorted(SAMPLERS))}")
         bench = open_data(data)
         t = get_task(bench, task)
-        devs = [d.strip() for d in devices.split(",")] if devices else list(t.test)
+        devs = (
+            unique([d.strip() for d in devices.split(",") if d.strip()], "--devices")
+            if devices
+            else list(t.test)
+        )
         bad = [d for d in devs if d not in t.test]
         if bad:
             raise KeyError(f"{bad} are not test devices of {task}; known: {', '.join(t.test)}")
         tables = load_tables(t, bench)
+        n_arch = len(tables.X)
+        if max(ks) >= n_arch:
+            raise ValueError(
+                f"--samples {max(ks)} is not below the {n_arch:,} architectures of task {task} "
+                f"(some must be held out): use at most {n_arch - 1}"
+            )
     total = len(devs) * len(ks) * seeds * len(names)
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=err,
-    ) as progress:
-        bar = progress.add_task(f"{task}", total=total)
+    with progress() as prog:
+        bar = prog.add_task(f"{task}", total=total)
 
         def tick(row: dict[str, Any]) -> None:
-            progress.update(bar, advance=1, description=f"{task} {row['device']} {row['method']}")
+            prog.update(bar, advance=1, description=f"{task} {row['device']} {row['method']}")
 
         rows = evaluate_task(t, tables, names, ks, range(seeds), sampler, devs, tick)
     summary = summarise(rows)
@@ -143,9 +147,11 @@ def eval_task(
             table.add_row(f"{a['method']} (published)", str(a["target_samples"]), f"{a[task]:.3f}")
     _console.print(table)
     if out is not None:
+        from moohw.atomic import write_csv
+
         out.mkdir(parents=True, exist_ok=True)
-        pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(out / "results.csv", index=False)
-        summary.to_csv(out / "summary.csv", index=False)
+        write_csv(out / "results.csv", pd.DataFrame(rows, columns=list(COLUMNS)))
+        write_csv(out / "summary.csv", summary)
         _console.print(f"wrote {out / 'results.csv'} and {out / 'summary.csv'}")
 
 
@@ -187,6 +193,16 @@ def build(
     from moohw.spaces import get_space
 
     with user_errors():
+        check_out_dir(out)
+        if not 0 < target_srcc <= 1:
+            raise ValueError(f"--target-srcc must be in (0, 1], got {target_srcc}")
+        for flag, v in (("--start", start), ("--step", step), ("--max-samples", max_samples)):
+            if v < 1:
+                raise ValueError(f"{flag} must be >= 1, got {v}")
+        if n_val < 2:
+            raise ValueError(f"--n-val must be >= 2 (a Spearman needs two points), got {n_val}")
+        if seed < 0:
+            raise ValueError(f"--seed must be >= 0, got {seed}")
         sp = get_space(space)
         bench = try_open_data(data)
         dev = get_device(device, sp, bench)

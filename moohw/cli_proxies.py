@@ -14,16 +14,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
     Progress,
     TaskID,
-    TextColumn,
-    TimeRemainingColumn,
 )
 from rich.table import Table
 
 from moohw.cli_common import fail, sub_app
+from moohw.cli_common import progress as progress_bar
 
 
 @contextmanager
@@ -128,14 +125,10 @@ def compute(
     if workers < 0 or seed < 0 or (limit is not None and limit <= 0):
         raise fail("--workers and --seed must be >= 0 and --limit > 0")
     positions = None if limit is None else np.arange(min(limit, 15625))
-    with Progress(
-        TextColumn(f"{dataset} {','.join(names)}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=_console,
-    ) as bar:
-        task = bar.add_task("cells", total=None)
+    if out.is_dir():
+        raise fail(f"--out {out} is a folder; pass a file path such as {out / 'table.npz'}")
+    with progress_bar() as bar:  # a bar on a terminal, timed lines in a log
+        task = bar.add_task(f"{dataset} {','.join(names)}: cells", total=None)
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done, total=total)

@@ -28,32 +28,47 @@ class DataError(ValueError):
 
 
 def candidate_dirs(explicit: str | os.PathLike[str] | None = None) -> list[Path]:
-    """The directories searched for benchmark data, in order."""
+    """The directories searched for benchmark data, in order (an empty ``MOOHW_DATA`` is unset)."""
     out: list[Path] = []
     if explicit is not None:
         out.append(Path(explicit))
-    env = os.environ.get(ENV_VAR)
+    env = os.environ.get(ENV_VAR, "").strip()
     if env:
         out.append(Path(env))
     out.append(Path.cwd() / DEFAULT_RELATIVE)
     return out
 
 
+def _check_given(path: Path, what: str) -> None:
+    """A data folder the user named (``--data`` or ``MOOHW_DATA``) must be one: say why not."""
+    hint = (
+        "expected the moohw data folder (nb201/, fbnet/, tasks/, MANIFEST.tsv); "
+        "see `moohw data check`"
+    )
+    if not path.exists():
+        raise FileNotFoundError(f"{what} {path} does not exist; {hint}")
+    if not path.is_dir():
+        raise FileNotFoundError(f"{what} {path} is a file, not a folder; {hint}")
+    if not (path / MANIFEST).is_file():
+        raise FileNotFoundError(f"{what} {path} is a folder without {MANIFEST}; {hint}")
+
+
 def find_data_dir(explicit: str | os.PathLike[str] | None = None) -> Path | None:
     """The first candidate directory holding a ``MANIFEST.tsv``, or ``None``.
 
-    An explicit directory that does not exist raises ``FileNotFoundError`` rather than falling
-    back silently.
+    A folder the user named that is not a data folder raises ``FileNotFoundError`` saying why
+    (missing, a file, no manifest) rather than falling back silently: an explicit directory,
+    else a non-empty ``MOOHW_DATA``. Only ``../shared/data`` is optional.
     """
-    if explicit is not None and not (Path(explicit) / MANIFEST).is_file():
-        raise FileNotFoundError(
-            f"benchmark data directory {explicit} has no {MANIFEST}; expected the moohw data "
-            "folder (nb201/, fbnet/, tasks/, MANIFEST.tsv)"
-        )
-    for d in candidate_dirs(explicit):
-        if (d / MANIFEST).is_file():
-            return d.resolve()
-    return None
+    if explicit is not None:
+        _check_given(Path(explicit), "--data")
+        return Path(explicit).resolve()
+    env = os.environ.get(ENV_VAR, "").strip()
+    if env:
+        _check_given(Path(env), ENV_VAR)
+        return Path(env).resolve()
+    default = Path.cwd() / DEFAULT_RELATIVE
+    return default.resolve() if (default / MANIFEST).is_file() else None
 
 
 _lock = threading.Lock()
@@ -63,6 +78,11 @@ _lock = threading.Lock()
 def _manifest(root: Path) -> dict[str, tuple[int, str]]:
     df = pd.read_csv(root / MANIFEST, sep="\t", dtype=str)
     return {str(p): (int(b), str(h)) for p, b, h in zip(df["path"], df["bytes"], df["sha256"])}
+
+
+@lru_cache(maxsize=8)
+def _manifest_digest(root: Path) -> str:
+    return hashlib.sha256((root / MANIFEST).read_bytes()).hexdigest()
 
 
 @lru_cache(maxsize=64)
@@ -119,6 +139,10 @@ class BenchmarkData:
         if missing:
             raise DataError(f"{self.root / rel} lacks columns {missing}")
         return df
+
+    def manifest_digest(self) -> str:
+        """sha256 of this folder's ``MANIFEST.tsv``: which data a result was computed from."""
+        return _manifest_digest(self.root)
 
     def has(self, rel: str) -> bool:
         """Whether ``rel`` is present (not verified)."""

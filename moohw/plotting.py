@@ -22,8 +22,8 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from moohw.data import BenchmarkData
-from moohw.metrics import mean_ci
 from moohw.runs import safe_name
+from moohw.summary import MIN_SEEDS, mean_interval
 
 _METRIC_LABELS = {"hv_ratio": "HV ratio", "igd_plus": "IGD+"}
 
@@ -85,6 +85,10 @@ def _finish(fig: Figure, axes: np.ndarray, n: int, out: str | Path, title: str =
 def hv_vs_budget(results: pd.DataFrame, out: str | Path, metric: str = "hv_ratio") -> Path:
     """One panel per device: mean ``metric`` vs budget per algorithm, with 95% intervals.
 
+    Intervals are bootstrap intervals of the mean (:func:`moohw.summary.mean_interval`): they
+    stay within the values' range and are not drawn from fewer than 3 seeds. Every panel has
+    the same y-axis, which always shows the proxy ceiling line.
+
     Args:
         results: ``results.csv`` rows (``algo, device, budget, seed`` and ``metric``).
         out: PNG path.
@@ -94,6 +98,8 @@ def hv_vs_budget(results: pd.DataFrame, out: str | Path, metric: str = "hv_ratio
     colors = algo_colors(list(results["algo"].astype(str)))
     n = len(devices)
     fig, axes = _panels(n)
+    seen: list[float] = []  # every drawn value: one y-range for all panels
+    few_seeds = False
     for ax, dev in zip(axes.ravel(), devices):
         sub = results[results["device"] == dev]
         for algo, g in sub.groupby("algo", sort=True):
@@ -101,25 +107,23 @@ def hv_vs_budget(results: pd.DataFrame, out: str | Path, metric: str = "hv_ratio
             stats = []
             for b in budgets:
                 v = g[g["budget"] == b][metric].to_numpy(dtype=float)
-                stats.append(mean_ci(v[np.isfinite(v)]))
+                stats.append(mean_interval(v[np.isfinite(v)]))
             m = np.array([s[0] for s in stats])
             lo = np.array([s[1] for s in stats])
             hi = np.array([s[2] for s in stats])
+            few_seeds |= bool(np.isnan(lo).any() & np.isfinite(m).any())
             c = colors[str(algo)]
             ax.plot(budgets, m, marker="o", ms=4, label=str(algo), color=c)
             ax.fill_between(budgets, lo, hi, alpha=0.15, color=c, lw=0)
+            seen += [x for x in (*m, *lo, *hi) if np.isfinite(x)]
         if (
             "ceiling_hv_ratio" in sub
             and metric == "hv_ratio"
             and sub["ceiling_hv_ratio"].notna().any()
         ):
-            ax.axhline(
-                float(sub["ceiling_hv_ratio"].dropna().iloc[0]),
-                color="grey",
-                ls="--",
-                lw=1,
-                label="proxy ceiling (all measured)",
-            )
+            ceiling = float(sub["ceiling_hv_ratio"].dropna().iloc[0])
+            seen.append(ceiling)
+            ax.axhline(ceiling, color="grey", ls="--", lw=1, label="proxy ceiling (all measured)")
         ax.set_title(dev, fontsize=10)
         ticks = sorted(sub["budget"].unique())
         if min(ticks) > 0:
@@ -129,8 +133,19 @@ def hv_vs_budget(results: pd.DataFrame, out: str | Path, metric: str = "hv_ratio
         ax.set_xlabel("target measurements K")
         ax.set_ylabel(_METRIC_LABELS.get(metric, metric))
         ax.grid(alpha=0.3)
+    if seen:
+        lo_y, hi_y = min(seen), max(seen)
+        pad = 0.06 * max(hi_y - lo_y, 0.02)
+        if metric == "hv_ratio":  # a ratio in [0, 1]: never frame outside it
+            lo_y, hi_y = max(0.0, lo_y - pad), min(1.0, hi_y + pad)
+        else:
+            lo_y, hi_y = lo_y - pad, hi_y + pad
+        for ax in axes.ravel()[:n]:
+            ax.set_ylim(lo_y, hi_y)
     name = _METRIC_LABELS.get(metric, metric)
-    return _finish(fig, axes, n, out, title=f"{name} vs target measurements K (mean, 95% CI)")
+    note = f"; no interval from fewer than {MIN_SEEDS} seeds" if few_seeds else ""
+    title = f"{name} vs target measurements K (mean, 95% bootstrap CI{note}; same y-axis)"
+    return _finish(fig, axes, n, out, title=title)
 
 
 def _front(root: Path, algo: str, device: str, budget: int, seed: int) -> pd.DataFrame | None:
@@ -162,6 +177,48 @@ def _reference(root: Path, device: str) -> tuple[float, float] | None:
         return None
     ref = json.loads(f.read_text())
     return float(ref["accuracy"]), float(ref["latency_ms"])
+
+
+def _accuracy_label(root: Path, devices: Sequence[str]) -> str:
+    """The y-label of scored fronts: the accuracy column the runs were scored with."""
+    for dev in devices:
+        f = root / "true_fronts" / f"{safe_name(dev)}.ref.json"
+        if f.is_file():
+            col = json.loads(f.read_text()).get("column")
+            if col:
+                return f"true accuracy (%)\n{col}"
+    return "true accuracy (%)"
+
+
+def _proxy_front(root: Path, ax: Axes, device: str) -> pd.DataFrame | None:
+    """Draw ``true_fronts/<device>.proxy.csv`` (exact front in proxy and latency), if present."""
+    f = root / "true_fronts" / f"{safe_name(device)}.proxy.csv"
+    if not f.is_file():
+        return None
+    pf = pd.read_csv(f).sort_values("latency_ms")
+    if pf.empty:
+        return None
+    ax.step(
+        pf["latency_ms"], pf["proxy"], where="post", color="black", lw=1.2, label="exact front"
+    )
+    return pf
+
+
+def _same_scale(axes: np.ndarray, n: int) -> None:
+    """One latency scale kind (log if any panel is) and one y-range across the ``n`` panels."""
+    used = list(axes.ravel()[:n])
+    if not used:
+        return
+    if any(ax.get_xscale() == "log" for ax in used):
+        for ax in used:
+            if ax.get_xscale() != "log":
+                lo, hi = ax.get_xlim()
+                _log_latency_axis(ax)
+                ax.set_xlim(max(lo, 1e-3), hi)
+    ys = [ax.get_ylim() for ax in used]
+    lo, hi = min(y[0] for y in ys), max(y[1] for y in ys)
+    for ax in used:
+        ax.set_ylim(lo, hi)
 
 
 def _log_latency_axis(ax: Axes) -> None:
@@ -204,9 +261,11 @@ def _frame(ax: Axes, root: Path, device: str, xs: list[np.ndarray], ys: list[np.
 def _budget_for(sub: pd.DataFrame, budget: int | None) -> int:
     if budget is None:
         return int(sub["budget"].max())
-    if budget not in set(sub["budget"].astype(int)):
+    have = sorted(int(b) for b in sub["budget"].unique())
+    if budget not in have:
         raise ValueError(
-            f"no runs with budget {budget}; budgets: {sorted(sub['budget'].unique())}"
+            f"--budget {budget}: no runs with that budget; budgets here: "
+            + ", ".join(map(str, have))
         )
     return int(budget)
 
@@ -244,6 +303,9 @@ def fronts(
         y = "accuracy" if scored else "proxy"
         xs = [] if tf is None else [tf["latency_ms"].to_numpy()]
         ys = [] if tf is None else [tf["accuracy"].to_numpy()]
+        pf = None if scored else _proxy_front(root, ax, dev)
+        if pf is not None:
+            xs, ys = [pf["latency_ms"].to_numpy()], [pf["proxy"].to_numpy()]
         for algo in sorted(set(sub["algo"].astype(str))):
             fr = _front(root, algo, dev, k, s)
             if fr is None or y not in fr:
@@ -266,13 +328,22 @@ def fronts(
             _frame(ax, root, dev, xs, ys)
         ax.set_title(f"{dev}", fontsize=10)
         ax.set_xlabel("latency (ms)")
-        ax.set_ylabel("true accuracy (%)" if scored else "proxy score")
+        ax.set_ylabel(_accuracy_label(root, [dev]) if scored else _proxy_label(root))
         ax.grid(alpha=0.3)
+    _same_scale(axes, n)
     ks = sorted({_budget_for(results[results["device"] == d], budget) for d in devices})
     s0 = int(results["seed"].min()) if seed is None else seed
+    note = "; latency ranges differ per device" if n > 1 else ""
     return _finish(
-        fig, axes, n, out, title=f"declared fronts, K={'/'.join(map(str, ks))}, seed {s0}"
+        fig, axes, n, out, title=f"declared fronts, K={'/'.join(map(str, ks))}, seed {s0}{note}"
     )
+
+
+def _proxy_label(root: Path) -> str:
+    """The y-label of unscored fronts: the proxy the runs used."""
+    for f in sorted((root / "runs").glob("*/run.json")):
+        return f"proxy score ({json.loads(f.read_text()).get('proxy', '?')})"
+    return "proxy score"
 
 
 def median_attainment(fronts: Sequence[np.ndarray], percentile: float = MEDIAN) -> np.ndarray:
@@ -336,6 +407,9 @@ def attainment(
         y = "accuracy" if scored else "proxy"
         px = [] if tf is None else [tf["latency_ms"].to_numpy()]
         py = [] if tf is None else [tf["accuracy"].to_numpy()]
+        pf = None if scored else _proxy_front(root, ax, dev)
+        if pf is not None:
+            px, py = [pf["latency_ms"].to_numpy()], [pf["proxy"].to_numpy()]
         for algo in sorted(set(sub["algo"].astype(str))):
             seeds = sorted(sub[(sub["algo"] == algo) & (sub["budget"] == k)]["seed"].astype(int))
             runs = [_front(root, algo, dev, k, s) for s in seeds]
@@ -361,8 +435,9 @@ def attainment(
             _frame(ax, root, dev, px, py)
         ax.set_title(f"{dev}", fontsize=10)
         ax.set_xlabel("latency (ms)")
-        ax.set_ylabel("true accuracy (%)" if scored else "proxy score")
+        ax.set_ylabel(_accuracy_label(root, [dev]) if scored else _proxy_label(root))
         ax.grid(alpha=0.3)
+    _same_scale(axes, n)
     ks = sorted({_budget_for(results[results["device"] == d], budget) for d in devices})
     title = (
         f"{'median' if percentile == MEDIAN else f'{percentile:g}%'} attainment surfaces over "

@@ -7,7 +7,6 @@ the budget; cheap queries (proxy scores, predictions) are counted separately wit
 
 from __future__ import annotations
 
-import json
 import platform
 import re
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from moohw.data import BenchmarkData
 from moohw.devices import Device
 from moohw.metrics import non_dominated
 from moohw.spaces import SearchSpace
@@ -222,8 +222,16 @@ def versions() -> dict[str, str]:
     return out
 
 
-def write_run(result: RunResult, space: SearchSpace, out: str | Path) -> Path:
-    """Write ``run.json``, ``evaluations.csv`` and ``front.csv`` into ``out``; returns ``out``."""
+def write_run(
+    result: RunResult, space: SearchSpace, out: str | Path, data: BenchmarkData | None = None
+) -> Path:
+    """Write ``run.json``, ``evaluations.csv`` and ``front.csv`` into ``out``; returns ``out``.
+
+    Each file is written atomically. ``run.json`` records the benchmark data folder ``data``
+    (``None`` without one) and the sha256 of its ``MANIFEST.tsv``.
+    """
+    from moohw.atomic import write_csv, write_json
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     record = {
@@ -250,17 +258,20 @@ def write_run(result: RunResult, space: SearchSpace, out: str | Path) -> Path:
         "n_front": len(result.front),
         "max_latency_ms": result.max_latency_ms,
         "info": result.info,
+        "data": None if data is None else str(data.root),
+        "data_manifest_sha256": None if data is None else data.manifest_digest(),
         "versions": versions(),
         **result.scores,
     }
-    (out / "run.json").write_text(json.dumps(record, indent=2, default=float) + "\n")
-    pd.DataFrame([asdict(q) for q in result.queries]).to_csv(out / "evaluations.csv", index=False)
+    write_csv(out / "evaluations.csv", pd.DataFrame([asdict(q) for q in result.queries]))
     fx = result.front_X
-    pd.DataFrame(
+    front = pd.DataFrame(
         {
             "arch_str": space.to_str(fx) if len(fx) else [],
             "proxy": -result.front_F[:, 0],
             "latency_ms": result.front_F[:, 1],
         }
-    ).to_csv(out / "front.csv", index=False)
+    )
+    write_csv(out / "front.csv", front)
+    write_json(out / "run.json", record, indent=2)  # last: a run.json means the files are whole
     return out

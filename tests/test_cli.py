@@ -97,7 +97,7 @@ def test_optimize_tabular_is_scored(tmp_path, data):
         (["optimize", "--algo", "nope"], "unknown algorithm 'nope'"),
         (["optimize", "--device", "gpu:9"], "unknown device kind 'gpu'"),
         (["optimize", "--space", "darts"], "unknown space 'darts'"),
-        (["optimize", "--budget", "-1"], "--budget must be >= 0"),
+        (["optimize", "--budget", "-1"], "--budget must be >= 1"),
         (["optimize", "--proxy", "vibes"], "unknown proxy 'vibes'"),
         (["optimize", "--device", "csv:missing.csv"], "does not exist"),
         (["compare", "--budgets", "10,x"], "expected int"),

@@ -44,7 +44,7 @@ def test_lookup_order_env_and_explicit(tmp_path, monkeypatch):
     monkeypatch.setenv("MOOHW_DATA", str(root))
     monkeypatch.chdir(tmp_path)  # no ../shared/data here
     assert find_data_dir() == root.resolve()
-    with pytest.raises(FileNotFoundError, match="no MANIFEST"):
+    with pytest.raises(FileNotFoundError, match="nowhere does not exist"):
         find_data_dir(tmp_path / "nowhere")
     monkeypatch.delenv("MOOHW_DATA")
     assert find_data_dir() is None
@@ -52,6 +52,47 @@ def test_lookup_order_env_and_explicit(tmp_path, monkeypatch):
         open_data()
 
 
+def test_data_folder_the_user_named_is_never_skipped(tmp_path, monkeypatch):
+    # issue 17: --data /nonexistent said "has no MANIFEST.tsv"; an empty MOOHW_DATA folder fell
+    # back to ../shared/data or said "set MOOHW_DATA" although it was set
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "f.txt").write_text("x")
+    with pytest.raises(FileNotFoundError, match=r"f\.txt is a file, not a folder"):
+        find_data_dir(tmp_path / "f.txt")
+    with pytest.raises(FileNotFoundError, match=r"empty is a folder without MANIFEST\.tsv"):
+        find_data_dir(tmp_path / "empty")
+    monkeypatch.setenv("MOOHW_DATA", str(tmp_path / "empty"))
+    with pytest.raises(FileNotFoundError, match=r"^MOOHW_DATA .*empty is a folder without"):
+        find_data_dir()
+    monkeypatch.setenv("MOOHW_DATA", "")  # an empty value means unset (CI's smoke run)
+    assert find_data_dir() is None
+    (tmp_path / "d").mkdir()
+    root = _folder(tmp_path / "d")
+    digest = BenchmarkData(root).manifest_digest()
+    assert len(digest) == 64 and digest == BenchmarkData(root).manifest_digest()
+
+
 def test_shared_data_manifest_verifies(data):
     for rel in ("nb201/archs.csv", "nb201/latency_help.csv", "nb201/accuracy.csv"):
         assert data.path(rel).is_file()
+
+
+def test_data_check_tells_corrupt_tables_from_changed_docs(tmp_path):
+    from moohw.datacheck import check_data
+
+    root = _folder(tmp_path)
+    (root / "README.md").write_text("edited\n")
+    orig = hashlib.sha256(b"orig\n").hexdigest()
+    with open(root / "MANIFEST.tsv", "a") as fh:
+        fh.write(f"README.md\t5\t{orig}\n")
+        fh.write(f"nb201/archs.csv\t3\t{'0' * 64}\n")
+    where, rows = check_data(root)
+    by = {r.path: r for r in rows}
+    assert where == root.resolve()
+    assert by["nb201/t.csv"].status == "verified"
+    assert by["README.md"].status == "warning" and "documentation" in by["README.md"].detail
+    assert by["nb201/archs.csv"].status == "missing"
+    assert "every nb201 table" in by["nb201/archs.csv"].enables
+    (root / "nb201" / "t.csv").write_bytes(b"index,x\n0,2\n")
+    assert {r.path: r.status for r in check_data(root)[1]}["nb201/t.csv"] == "corrupt"

@@ -94,7 +94,10 @@ def test_plot_without_data(tmp_path, monkeypatch):
         assert (out / png).read_bytes()[:8] == PNG
     assert not (out / "hv_vs_budget.png").exists()
     bad = runner.invoke(app, ["plot", str(out), "--budget", "15"])
-    assert bad.exit_code == 2 and "no runs with budget 15" in bad.output
+    assert (
+        bad.exit_code == 2
+        and "--budget 15: no runs with that budget; budgets here: 10, 20" in bad.output
+    )
 
 
 def test_compare_writes_best_table_and_plot_draws_everything(tmp_path, data):

@@ -71,16 +71,70 @@ def _hwnasbench(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Dev
 
 
 def _split_csv_arg(arg: str) -> tuple[Path, str | None]:
-    if Path(arg).is_file() or ":" not in arg:
+    if Path(arg).exists() or ":" not in arg:
         return Path(arg), None
     path, col = arg.rsplit(":", 1)
     return Path(path), col
+
+
+def _lines(rows: np.ndarray, most: int = 8) -> str:
+    """File line numbers of data rows (header = line 1), the first ``most`` of them."""
+    nums = [str(int(r) + 2) for r in rows[:most]]
+    more = f", … ({len(rows)} lines)" if len(rows) > most else ""
+    return ", ".join(nums) + more
+
+
+def _clean_table(
+    path: Path, keys: list[bytes], lat: np.ndarray, col: str, labels: list[str]
+) -> np.ndarray:
+    """Row indices to keep from a user's table, after checking every row.
+
+    NaN/inf and non-positive latencies are errors naming their lines; an architecture on
+    several lines with the same latency is kept once, with different latencies an error.
+    """
+    bad = np.flatnonzero(~np.isfinite(lat))
+    if len(bad):
+        raise DataError(
+            f"{path}: column {col!r} is empty, NaN or infinite on {len(bad)} of {len(lat)} rows "
+            f"(lines {_lines(bad)}); remove those rows or fill them in"
+        )
+    bad = np.flatnonzero(lat <= 0)
+    if len(bad):
+        raise DataError(
+            f"{path}: column {col!r} has non-positive latency on {len(bad)} rows (lines "
+            f"{_lines(bad)}); latency must be > 0 ms"
+        )
+    first: dict[bytes, int] = {}
+    conflicts: list[str] = []
+    keep: list[int] = []
+    for i, k in enumerate(keys):
+        j = first.setdefault(k, i)
+        if j == i:
+            keep.append(i)
+        elif lat[i] != lat[j]:
+            conflicts.append(
+                f"lines {j + 2} and {i + 2} ({labels[i]}: {lat[j]:g} vs {lat[i]:g} ms)"
+            )
+    if conflicts:
+        shown = "; ".join(conflicts[:3]) + (
+            f"; … ({len(conflicts)} in all)" if len(conflicts) > 3 else ""
+        )
+        raise DataError(
+            f"{path}: {len(conflicts)} rows repeat an architecture with another latency: {shown}; "
+            "keep one row per architecture"
+        )
+    return np.array(keep, dtype=np.int64)
 
 
 @DEVICE_KINDS.register("csv", "your own table: csv:PATH[:COLUMN], keyed by arch_str or index")
 def _csv(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Device:
     path, col = _split_csv_arg(arg)
     name = f"csv:{arg}"
+    if path.is_dir():
+        raise DataError(
+            f"csv:{path} is a directory; csv:PATH[:COLUMN] needs a CSV file with an arch_str "
+            "or index column and a latency column"
+        )
     if not path.is_file():
         raise FileNotFoundError(f"latency table {path} does not exist")
     try:
@@ -105,10 +159,14 @@ def _csv(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Device:
     if col not in numeric:
         raise DataError(f"{path}: no numeric column {col!r}; numeric columns: {numeric}")
     if "arch_str" in df.columns:
-        archs = space.from_str(df["arch_str"].astype(str).tolist())
+        labels = df["arch_str"].astype(str).tolist()
+        archs = space.from_str(labels)
     else:
+        labels = [f"index {i}" for i in df["index"].tolist()]
         archs = _bench_index(space, _need_data(data, name)).to_archs(df["index"].to_numpy())
-    return TabularDevice(name, space, archs, df[col].to_numpy(dtype=np.float64))
+    lat = df[col].to_numpy(dtype=np.float64)
+    keep = _clean_table(path, space.keys(archs), lat, col, labels)
+    return TabularDevice(name, space, archs[keep], lat[keep])
 
 
 class PredictedDevice(TabularDevice):
@@ -130,6 +188,33 @@ def _predicted(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Devi
         raise DataError(f"{path} needs arch_str and latency_ms columns")
     archs = space.from_str(df["arch_str"].astype(str).tolist())
     return PredictedDevice(f"predicted:{arg}", space, archs, df["latency_ms"].to_numpy(float))
+
+
+def scoring_device(device: Device, data: BenchmarkData | None) -> tuple[Device, str]:
+    """The device a run on ``device`` is scored against, and its name for the record.
+
+    A table is scored against itself. A ``predicted:DIR`` surrogate is scored against the
+    device it was built for (``DIR/summary.json``) when that device's table is readable here;
+    otherwise against its own predictions, and the label says so.
+    """
+    if not isinstance(device, PredictedDevice):
+        return device, device.name
+    import json
+
+    summary = Path(device.name.partition(":")[2]) / "summary.json"
+    real = None
+    try:
+        real = json.loads(summary.read_text()).get("device")
+    except (OSError, ValueError):
+        pass
+    if isinstance(real, str) and not real.startswith(("local:", "ray:", "predicted:")):
+        try:
+            dev = get_device(real, device.space, data)
+        except (KeyError, ValueError, FileNotFoundError):
+            dev = None
+        if dev is not None and dev.exact:
+            return dev, real
+    return device, f"predictions ({device.name}; no table of the measured device here)"
 
 
 @DEVICE_KINDS.register("synthetic", "additive synthetic device from a seed: synthetic:SEED")
@@ -188,22 +273,41 @@ def list_devices(space: SearchSpace, data: BenchmarkData | None) -> list[DeviceL
     rows: list[DeviceListing] = []
     no_data = "needs benchmark data (--data DIR or MOOHW_DATA)"
     if space.name in _HELP_FILES:
-        if data is not None and data.has(_HELP_FILES[space.name]):
+        why = _unusable(data, _HELP_FILES[space.name])
+        if data is not None and why is None:
             df = data.table(_HELP_FILES[space.name])
             for c in df.columns:
                 if c != "index":
                     rows.append(DeviceListing(f"help:{c}", "tabular", True, "HELP"))
         else:
-            rows.append(DeviceListing("help:<column>", "tabular", False, no_data))
+            rows.append(DeviceListing("help:<column>", "tabular", False, why or no_data))
     if space.name == "nb201":
+        why = _unusable(data, "nb201/latency_hwnasbench.csv")
         for k in _HWNASBENCH:
-            ok = data is not None and data.has("nb201/latency_hwnasbench.csv")
-            note = "HW-NAS-Bench (partial coverage)" if ok else no_data
+            ok = data is not None and why is None
+            note = "HW-NAS-Bench (partial coverage)" if ok else (why or no_data)
             rows.append(DeviceListing(f"hwnasbench:{k}", "tabular", ok, note))
     rows.append(DeviceListing("synthetic:<seed>", "synthetic", True, "additive, seeded"))
     rows.append(DeviceListing("csv:PATH[:COLUMN]", "tabular", True, "arch_str or index column"))
     rows.extend(_live_listings(space))
     return rows
+
+
+def _unusable(data: BenchmarkData | None, rel: str) -> str | None:
+    """Why the table ``rel`` cannot be used (missing, corrupt), or ``None`` when it verifies."""
+    if data is None:
+        return "needs benchmark data (--data DIR or MOOHW_DATA)"
+    if not data.has(rel):
+        return f"{rel} is missing from {data.root}"
+    try:
+        data.path(rel)
+        if rel.startswith("nb201/"):
+            data.nb201_index()
+        elif rel.startswith("fbnet/"):
+            data.fbnet_index()
+    except (DataError, FileNotFoundError) as e:
+        return f"unusable: {e}"
+    return None
 
 
 def _live_listings(space: SearchSpace) -> list[DeviceListing]:
