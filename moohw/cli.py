@@ -15,15 +15,17 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from moohw.accuracy import DEFAULT_ACCURACY
-from moohw.cli_common import DataOpt, friendly, progress, sub_app
+from moohw.cli_common import DEBUG, DataOpt, friendly, progress, sub_app
 from moohw.cli_controller import pretrain_app
 from moohw.cli_measure import measure_cmd, store_app
 from moohw.cli_predictors import predictor_app, surrogate_app
 from moohw.cli_proxies import proxies_app
 from moohw.data import try_open_data
+from moohw.errors import InputError
 from moohw.proxies import DEFAULT_PROXY
 
 app = sub_app("moohw: hardware-aware NAS as multi-objective optimisation.")
@@ -42,30 +44,22 @@ AccOpt = Annotated[
 def _split(value: str, cast: Callable[[str], Any] = str) -> list[Any]:
     items = [v.strip() for v in value.split(",") if v.strip()]
     if not items:
-        raise ValueError(f"expected a comma-separated list, got {value!r}")
+        raise InputError(f"expected a comma-separated list, got {value!r}")
     try:
         return [cast(v) for v in items]
     except ValueError:
-        raise ValueError(f"bad list {value!r}: expected {cast.__name__} values") from None
+        raise InputError(f"bad list {value!r}: expected {cast.__name__} values") from None
 
 
-def _value(text: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(text.lower(), text)
-
-
-def parse_options(items: list[str]) -> dict[str, Any]:
-    """``["k=v", ...]`` → ``{k: v}`` with ints, floats and true/false converted."""
-    out: dict[str, Any] = {}
+def parse_options(items: list[str]) -> dict[str, str]:
+    """``["k=v", ...]`` → ``{k: "v"}``; the algorithm's typed options parse the values
+    (``moohw algorithms`` lists them), so ``knowledge=a,b`` stays one list-valued option."""
+    out: dict[str, str] = {}
     for item in items:
         key, sep, val = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--option must be KEY=VALUE, got {item!r}")
-        out[key.strip()] = _value(val.strip())
+            raise InputError(f"--option must be KEY=VALUE, got {item!r}")
+        out[key.strip()] = val.strip()
     return out
 
 
@@ -116,10 +110,10 @@ def optimize(
     from moohw.runs import safe_name, write_run
     from moohw.spaces import get_space
 
-    if budget < 0:
-        raise ValueError(f"--budget must be >= 0, got {budget}")
+    if budget < 1:
+        raise InputError(f"--budget must be >= 1 target measurements, got {budget}")
     if seed < 0:
-        raise ValueError(f"--seed must be >= 0, got {seed}")
+        raise InputError(f"--seed must be >= 0, got {seed}")
     _check_names([algo], space, proxy)
     if store is not None:
         os.environ["MOOHW_STORE"] = str(store)
@@ -171,10 +165,11 @@ def optimize(
 
 
 def _algo_list(value: str) -> list[str]:
-    """``--algos``: comma-separated names, or ``all`` for every registered algorithm."""
-    from moohw.algorithms import ALGORITHMS
+    """``--algos``: comma-separated names, or ``all`` for every registered algorithm whose
+    optional packages are installed."""
+    from moohw.algorithms.api import available_algorithms
 
-    return ALGORITHMS.names() if value.strip() == "all" else _split(value)
+    return available_algorithms() if value.strip() == "all" else _split(value)
 
 
 def _summary_table(summ: Any, best: Any, seeds: int, out: Path) -> tuple[Table, Table]:
@@ -259,6 +254,7 @@ def compare(
         best_methods,
         make_cells,
         run_grid,
+        seed_independent_savings,
         summarize,
         write_true_fronts,
     )
@@ -269,12 +265,12 @@ def compare(
     algo_l = _algo_list(algos)
     dev_l = [device_name_for_backend(d, backend) for d in _split(devices)]
     bud_l = _split(budgets, int)
-    if any(b < 0 for b in bud_l):
-        raise ValueError(f"budgets must be >= 0, got {bud_l}")
+    if any(b < 1 for b in bud_l):
+        raise InputError(f"--budgets must be >= 1 target measurements, got {bud_l}")
     if seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {seeds}")
+        raise InputError(f"--seeds must be >= 1, got {seeds}")
     if workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {workers}")
+        raise InputError(f"--workers must be >= 1, got {workers}")
     _check_names(algo_l, space, proxy)
     bench = try_open_data(data)
     for d in dev_l:  # fail fast on a bad device before launching the grid
@@ -303,6 +299,12 @@ def compare(
     console.print(t)
     if len(best):
         console.print(bt)
+    n_skip, saved_s = seed_independent_savings(df)
+    if n_skip:
+        console.print(
+            f"seed-independent methods ran once per (device, K): {n_skip} runs not repeated, "
+            f"about {saved_s:.0f} s saved (results.csv: seed_independent)"
+        )
 
 
 @app.command()
@@ -385,7 +387,7 @@ def monotonicity(
     if target and target not in names:
         names.append(target)
     if len(names) < 2:
-        raise ValueError("need at least two devices with tables (pass --data DIR or --devices)")
+        raise InputError("need at least two devices with tables (pass --data DIR or --devices)")
     with console.status(f"latency of {len(names)} devices over {sp.name}…"):
         X, lat = collect_latencies(sp, names, bench)
         names_m, M = monotonicity_matrix(lat, method)
@@ -426,12 +428,25 @@ def monotonicity(
 def algorithms() -> None:
     """List the registered search algorithms."""
     from moohw.algorithms import ALGORITHMS
+    from moohw.algorithms.api import algorithm_info
 
-    t = Table(title="algorithms")
-    t.add_column("name")
-    t.add_column("description")
+    t = Table(title="algorithms (options: -o KEY=VALUE)")
+    for c in ("name", "description", "properties", "options (name: type = default)"):
+        t.add_column(c)
     for n in ALGORITHMS.names():
-        t.add_row(n, ALGORITHMS.help(n))
+        info = algorithm_info(n)
+        props = [
+            p
+            for p, on in (
+                ("budget-agnostic", info.budget_agnostic),
+                ("needs knowledge devices", info.needs_knowledge),
+                ("seed-independent", info.seed_independent),
+            )
+            if on
+        ]
+        props.append("spaces: " + (", ".join(info.spaces) or "all"))
+        opts = "\n".join(f"{o.describe()}  {o.help}" for o in info.options)
+        t.add_row(n, escape(ALGORITHMS.help(n)), "\n".join(props), escape(opts) or "-")
     console.print(t)
 
 
@@ -455,6 +470,16 @@ app.add_typer(pretrain_app, name="pretrain")
 app.add_typer(predictor_app, name="predictor")
 app.add_typer(surrogate_app, name="surrogate")
 app.add_typer(proxies_app, name="proxies")
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an unexpected error.")
+    ] = False,
+) -> None:
+    """moohw: hardware-aware NAS as multi-objective optimisation."""
+    DEBUG["on"] = debug
 
 
 def main() -> None:

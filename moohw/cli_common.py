@@ -14,21 +14,19 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from moohw.data import DataError
+from moohw.errors import MoohwError
 from moohw.measure.protocol import MeasureError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 err = Console(stderr=True)
 
-#: Exceptions that mean bad input or an unusable environment, not a bug.
-USER_ERRORS: tuple[type[Exception], ...] = (
-    KeyError,
-    ValueError,
-    FileNotFoundError,
-    DataError,
-    NotImplementedError,
-    MeasureError,
-)
+#: Exceptions that mean bad input or an unusable environment, not a bug (exit status 2).
+#: Anything else is a bug: one line, a hint to rerun with ``--debug``, exit status 1.
+USER_ERRORS: tuple[type[Exception], ...] = (MoohwError, DataError, MeasureError, FileNotFoundError)
+
+#: Set by the ``--debug`` flag of the ``moohw`` command: show tracebacks of unexpected errors.
+DEBUG = {"on": False}
 
 DataOpt = Annotated[
     Path | None,
@@ -50,6 +48,18 @@ def user_errors() -> Iterator[None]:
     except USER_ERRORS as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         raise fail(str(msg)) from None
+    except (typer.Exit, typer.Abort, typer.TyperException):
+        raise
+    except Exception as e:
+        if DEBUG["on"]:
+            raise
+        line = f"{type(e).__name__}: {e}".splitlines()[0]
+        err.print(
+            f"[red]internal error:[/red] {escape(line)} (rerun with --debug for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
 
 
 def friendly(fn: F) -> F:

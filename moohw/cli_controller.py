@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from moohw.cli_common import DataOpt, friendly, progress, sub_app
+from moohw.errors import InputError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -53,7 +54,7 @@ def pretrain_controller(
     from moohw.algorithms.controller import load_prior, pretrain
 
     if seed < 0:
-        raise ValueError(f"--seed must be >= 0, got {seed}")
+        raise InputError(f"--seed must be >= 0, got {seed}")
     prior, knowledge = load_prior(), None
     if data is not None:
         prior, knowledge = _fit_prior(data, task)

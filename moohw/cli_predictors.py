@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from moohw.cli_common import DataOpt, err, sub_app, user_errors
+from moohw.errors import InputError, UnknownNameError
 
 predictor_app = sub_app("Latency predictors: list them, run the NASFLAT task suite.")
 surrogate_app = sub_app("Build a latency surrogate for a device (ESM workflow).")
@@ -34,9 +35,9 @@ def _ints(value: str, what: str) -> list[int]:
     try:
         out = [int(v) for v in value.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"{what} must be comma-separated integers, got {value!r}") from None
+        raise InputError(f"{what} must be comma-separated integers, got {value!r}") from None
     if not out or min(out) < 1:
-        raise ValueError(f"{what} must be positive integers, got {value!r}")
+        raise InputError(f"{what} must be positive integers, got {value!r}")
     return out
 
 
@@ -94,20 +95,24 @@ def eval_task(
     with user_errors():
         ks = _ints(samples, "--samples")
         if seeds < 1:
-            raise ValueError(f"--seeds must be >= 1, got {seeds}")
+            raise InputError(f"--seeds must be >= 1, got {seeds}")
         names = [m.strip() for m in methods.split(",") if m.strip()]
         if not names:
-            raise ValueError("--methods is empty")
+            raise InputError("--methods is empty")
         for m in names:
             PREDICTORS.get(m)
         if sampler not in SAMPLERS:
-            raise KeyError(f"unknown sampler {sampler!r}; known: {', '.join(sorted(SAMPLERS))}")
+            raise UnknownNameError(
+                f"unknown sampler {sampler!r}; known: {', '.join(sorted(SAMPLERS))}"
+            )
         bench = open_data(data)
         t = get_task(bench, task)
         devs = [d.strip() for d in devices.split(",")] if devices else list(t.test)
         bad = [d for d in devs if d not in t.test]
         if bad:
-            raise KeyError(f"{bad} are not test devices of {task}; known: {', '.join(t.test)}")
+            raise UnknownNameError(
+                f"{bad} are not test devices of {task}; known: {', '.join(t.test)}"
+            )
         tables = load_tables(t, bench)
     total = len(devs) * len(ks) * seeds * len(names)
     with Progress(

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from moohw.errors import UnknownNameError
 from moohw.metrics import mean_ci
 
 
@@ -92,7 +93,9 @@ def best_methods(
     """
     col = f"{metric}_mean"
     if col not in summary.columns:
-        raise KeyError(f"summary has no {col!r} column; summarize it with metric={metric!r}")
+        raise UnknownNameError(
+            f"summary has no {col!r} column; summarize it with metric={metric!r}"
+        )
     rows = []
     for (dev, bud), g in summary.groupby(["device", "budget"], sort=False):
         g = g[np.isfinite(g[col].to_numpy(dtype=float))]

@@ -8,6 +8,7 @@ import numpy as np
 from pymoo.core.problem import Problem
 
 from moohw.devices import Device
+from moohw.errors import BudgetError, InputError
 from moohw.metrics import non_dominated
 from moohw.proxies import AccuracyProxy
 from moohw.rng import SeedLike, as_generator
@@ -37,7 +38,7 @@ class HWNASProblem(Problem):
         budget: int | None = None,
     ) -> None:
         if device.space != space or proxy.space != space:
-            raise ValueError(
+            raise InputError(
                 f"space mismatch: problem {space.name}, device {device.space.name}, "
                 f"proxy {proxy.space.name}"
             )
@@ -51,8 +52,17 @@ class HWNASProblem(Problem):
         self.space = space
         self.device = device
         self.proxy = proxy
-        self.ledger = Ledger(space, device, budget)
         cov = device.coverage()
+        n_cand = space.size if cov is None else len(cov)
+        if budget is not None and (
+            isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1
+        ):
+            raise BudgetError(f"budget must be an int >= 1 target measurements, got {budget!r}")
+        if budget is not None and budget > n_cand:
+            raise BudgetError(
+                f"budget {budget} exceeds the {n_cand} candidate architectures on {device.name}"
+            )
+        self.ledger = Ledger(space, device, budget)
         self._candidates: np.ndarray | None = cov
         if cov is None and not space.enumerable:
             self._candidates = None
@@ -113,7 +123,7 @@ class HWNASProblem(Problem):
         Only for devices whose latency is free to read (tables, synthetic devices).
         """
         if not self.device.exact:
-            raise ValueError(f"device {self.device.name} is measured; its exact front is unknown")
+            raise InputError(f"device {self.device.name} is measured; its exact front is unknown")
         X = self.candidates()
         return X, np.column_stack([-self.proxy.score(X), self.device.latency_ms(X)])
 

@@ -24,6 +24,7 @@ from moohw.algorithms.controller.incontext import LatencyPrior
 from moohw.algorithms.controller.policy import ScoringPolicy
 
 from moohw.devices.prior import SyntheticPrior
+from moohw.errors import InputError
 from moohw.proxies import get_proxy
 from moohw.spaces import NB201Space
 
@@ -126,7 +127,7 @@ def pretrain(
         The path of the written model file.
     """
     if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+        raise InputError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
     if steps is not None and steps < 1:
         raise ValueError(f"steps must be >= 1, got {steps}")
     prior = prior if prior is not None else load_prior()
