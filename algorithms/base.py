@@ -216,23 +216,6 @@ class HistoryDuplicateElimination(DefaultDuplicateElimination):
         return is_duplicate
 
 
-def fresh(problem: HWNASProblem, X: np.ndarray) -> np.ndarray:
-    """Rows of ``X`` that are allowed, unmeasured and unique, truncated to the remaining budget."""
-    X = np.rint(np.asarray(X)).astype(np.int64).reshape(-1, problem.n_var)
-    if len(X) == 0:
-        return X
-    ok = problem.allowed(X) & ~problem.ledger.is_measured(X)
-    keys = problem.space.keys(X)
-    seen: set[bytes] = set()
-    for i, k in enumerate(keys):
-        if ok[i] and k in seen:
-            ok[i] = False
-        seen.add(k)
-    X = X[ok]
-    rem = problem.ledger.remaining
-    return X if rem is None else X[:rem]
-
-
 def check_knowledge(problem: HWNASProblem, knowledge: list[Any]) -> None:
     """Raise if the target is among the knowledge devices or one is for another space."""
     if problem.device.name in {d.name for d in knowledge}:

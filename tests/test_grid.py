@@ -12,6 +12,7 @@ from moohw.algorithms.anytime import PaidSnapshot, is_budget_agnostic, prefix_ru
 from moohw.algorithms.api import available_algorithms
 from moohw.algorithms.grid import RESULT_COLUMNS, make_cells, plan_units, run_grid
 
+from moohw.spaces import get_space
 from moohw.summary import best_methods, summarize
 
 # Columns that legitimately differ between a prefix row and a separate run's row.
@@ -179,3 +180,28 @@ def test_ray_backend_matches_local(tmp_path):
     cols = [c for c in RESULT_COLUMNS if c != "wall_time_s"]
     pd.testing.assert_frame_equal(local[cols], remote[cols])
     _same_runs(local, remote, cells)
+
+
+def test_seed_independent_method_runs_once_per_device_and_budget(tmp_path):
+    # The controller's run does not depend on the seed (registry metadata): one run per
+    # (device, K), its row copied to every seed and marked; the copies equal real runs.
+    from moohw.algorithms.grid import seed_independent_savings
+
+    cells = make_cells(["controller", "random"], ["synthetic:1"], [5], [0, 1, 2])
+    units = plan_units(cells)
+    ctrl = [u for u in units if u.cells[0].algo == "controller"]
+    assert len(ctrl) == 1 and ctrl[0].same_run and len(ctrl[0].cells) == 3
+    df = _grid(cells, tmp_path / "g")
+    c = df[df.algo == "controller"]
+    assert c["seed_independent"].all() and not df[df.algo == "random"]["seed_independent"].any()
+    assert sorted(c.seed) == [0, 1, 2] and c["n_front"].nunique() == 1
+    real = search("controller", "synthetic:1", 5, seed=2)
+    copied = pd.read_csv(tmp_path / "g" / "runs" / cells[2].slug / "front.csv")
+    assert copied["arch_str"].tolist() == get_space("nb201").to_str(real.front_X)
+    n, secs = seed_independent_savings(df)
+    assert n == 2 and secs == pytest.approx(2 * float(c["wall_time_s"].iloc[0]))
+    separate = _grid(cells, tmp_path / "s", once_per_seed=False)
+    cols = ["n_target_measurements", "n_front", "cheap_queries"]
+    a = df[df.algo == "controller"].sort_values("seed")[cols].to_numpy()
+    b = separate[separate.algo == "controller"].sort_values("seed")[cols].to_numpy()
+    assert np.array_equal(a, b)
