@@ -47,7 +47,7 @@ def test_result_is_frozen(nb201):
 
 
 def test_load_errors_name_the_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match="has no run.json"):
+    with pytest.raises(FileNotFoundError, match=r"has no run\.json"):
         RunResult.load(tmp_path)
     (tmp_path / "run.json").write_text("{}")
     with pytest.raises(ValueError, match="not a moohw run record"):
