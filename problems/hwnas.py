@@ -9,7 +9,7 @@ from pymoo.core.problem import Problem
 
 from moohw.devices import Device
 from moohw.errors import BudgetError, InputError
-from moohw.metrics import non_dominated
+from moohw.metrics import non_dominated, reference_point
 from moohw.proxies import AccuracyProxy
 from moohw.rng import SeedLike, as_generator
 from moohw.runs import Ledger
@@ -126,6 +126,20 @@ class HWNASProblem(Problem):
             raise InputError(f"device {self.device.name} is measured; its exact front is unknown")
         X = self.candidates()
         return X, np.column_stack([-self.proxy.score(X), self.device.latency_ms(X)])
+
+    def _calc_pareto_front(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        # pymoo's hook behind ``problem.pareto_front()``: the exact front ``(k, 2)``.
+        return self.exact_front()[1]
+
+    def ref_point(self) -> np.ndarray:
+        """The hypervolume reference point ``(2,)`` of this problem's objectives.
+
+        :func:`moohw.metrics.reference_point` (the one definition, DESIGN.md) applied to the
+        proxy score and latency in ms over every candidate: ``(-p15(proxy), max latency_ms)``.
+        Only for devices whose latency is free to read.
+        """
+        X, F = self.exact_objectives()
+        return reference_point(-F[:, 0], F[:, 1])
 
     def exact_front(self) -> tuple[np.ndarray, np.ndarray]:
         """The exact Pareto set and front ``(X, F)`` under (proxy, latency), by enumeration."""
