@@ -138,7 +138,7 @@ class HWNASProblem(Problem):
         proxy score and latency in ms over every candidate: ``(-p15(proxy), max latency_ms)``.
         Only for devices whose latency is free to read.
         """
-        X, F = self.exact_objectives()
+        _, F = self.exact_objectives()
         return reference_point(-F[:, 0], F[:, 1])
 
     def exact_front(self) -> tuple[np.ndarray, np.ndarray]:
