@@ -128,3 +128,24 @@ def test_options_parse_from_strings(nb201):
 def test_budget_outside_one_to_candidates_is_an_error(budget, nb201):
     with pytest.raises(BudgetError, match="15625 candidate" if budget > 0 else ">= 1"):
         _problem(nb201, budget)
+
+
+def test_faithful_training_leaves_global_state_alone():
+    # Regression (issue 15): SB3's PPO(seed=) seeded random/np.random/torch globally and
+    # torch.set_num_threads(1) was never restored.
+    pytest.importorskip("stable_baselines3")
+    import random
+
+    import torch
+    from moohw.algorithms.controller import load_prior
+    from moohw.algorithms.controller.faithful import train_faithful
+
+    random.seed(123)
+    torch.manual_seed(123)
+    threads = torch.get_num_threads()
+    expect_py, expect_t = random.random(), torch.rand(1)
+    random.seed(123)
+    torch.manual_seed(123)
+    train_faithful(load_prior(), steps=64, seed=7)
+    assert random.random() == expect_py and torch.equal(torch.rand(1), expect_t)
+    assert torch.get_num_threads() == threads
