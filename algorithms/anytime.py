@@ -14,9 +14,9 @@ import time
 from dataclasses import dataclass, replace
 
 from moohw.algorithms.api import (
-    ALGORITHMS,
     _cached_accuracy,
     _cached_device,
+    algorithm_info,
     run_algorithm,
     score_run,
 )
@@ -25,31 +25,22 @@ from moohw.problems import HWNASProblem
 from moohw.accuracy import DEFAULT_ACCURACY
 from moohw.data import BenchmarkData
 from moohw.devices import scoring_device
+from moohw.errors import InputError
 from moohw.proxies import DEFAULT_PROXY, get_proxy
 from moohw.runs import Ledger, RunResult, declared_front
 from moohw.spaces import get_space
 
 
 def is_budget_agnostic(algo: str, budget: int | None = None) -> bool:
-    """Whether ``algo``'s class declares ``budget_agnostic = True``.
+    """Whether the registry entry of ``algo`` declares it budget-agnostic.
 
-    The registry holds factories, not classes, so the factory is called once (without options)
-    to read the attribute. A factory that cannot build without options (e.g. one that needs
-    knowledge devices) counts as budget-dependent, which is always safe: its budgets then run
-    separately.
+    ``budget`` is accepted for backward compatibility and ignored: the property is registry
+    metadata (:class:`~moohw.algorithms.catalog.AlgorithmInfo`), not something to probe.
 
     Raises:
         UnknownNameError: for an unregistered name (lists the known ones).
     """
-    make = ALGORITHMS.get(algo)
-    declared = getattr(make, "budget_agnostic", None)
-    if declared is not None:
-        return bool(declared)
-    try:
-        algorithm = make(budget)
-    except Exception:  # a probe only: separate runs are the correct fallback
-        return False
-    return bool(getattr(type(algorithm), "budget_agnostic", False))
+    return algorithm_info(algo).budget_agnostic
 
 
 @dataclass(frozen=True)
@@ -128,8 +119,8 @@ def prefix(result: RunResult, snapshots: list[PaidSnapshot], k: int) -> RunResul
         ``k``-th target measurement, and the cheap queries and wall time spent until then;
         ``info["prefix_of_budget"]`` names the run it was cut from.
     """
-    if k < 0 or k > result.budget:
-        raise ValueError(f"prefix budget must be in [0, {result.budget}], got {k}")
+    if k < 0 or (result.budget is not None and k > result.budget):
+        raise InputError(f"prefix budget must be in [0, {result.budget}], got {k}")
     n = min(k, result.n_target_measurements)
     cut, paid = 0, 0
     for i, q in enumerate(result.queries):
@@ -152,7 +143,7 @@ def prefix(result: RunResult, snapshots: list[PaidSnapshot], k: int) -> RunResul
         cheap_queries=snap.cheap_queries,
         cheap_cost_s=snap.cheap_cost_s,
         wall_time_s=snap.elapsed_s,
-        queries=queries,
+        queries=tuple(queries),
         measurements_taken=None if result.measurements_taken is None else snap.n_taken,
         measurements_from_store=(
             None if result.measurements_from_store is None else snap.n_from_store
@@ -182,10 +173,10 @@ def prefix_runs(
         ValueError: if ``algo`` is not budget-agnostic or a budget is negative.
     """
     if not budgets or min(budgets) < 0:
-        raise ValueError(f"budgets must be non-negative and not empty, got {budgets}")
+        raise InputError(f"budgets must be non-negative and not empty, got {budgets}")
     kmax = max(budgets)
     if not is_budget_agnostic(algo, kmax):
-        raise ValueError(f"{algo} is not budget-agnostic: run each budget separately")
+        raise InputError(f"{algo} is not budget-agnostic: run each budget separately")
     sp = get_space(space)
     dev = _cached_device(device, space, data)
     problem = HWNASProblem(sp, dev, get_proxy(proxy, sp, dataset), kmax)

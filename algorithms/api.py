@@ -10,7 +10,9 @@ from typing import Any
 
 import numpy as np
 from moohw.algorithms.base import BudgetTermination
+from moohw.algorithms.catalog import AlgorithmInfo, Option, validate_options
 from moohw.algorithms.nsga2 import BudgetedNSGA2, default_pop_size
+from moohw.algorithms.oneproxy import CORRECTIONS as _CORRECTIONS
 from moohw.algorithms.oneproxy import OneProxy
 from moohw.algorithms.random import RandomSearch
 from moohw.problems import HWNASProblem
@@ -20,6 +22,7 @@ from pymoo.optimize import minimize
 from moohw.accuracy import DEFAULT_ACCURACY, BenchmarkAccuracy
 from moohw.data import BenchmarkData
 from moohw.devices import Device, get_device, scoring_device
+from moohw.errors import BudgetError, InputError
 from moohw.knowledge import check_no_leak, default_knowledge
 from moohw.metrics import Scorer
 from moohw.proxies import DEFAULT_PROXY, get_proxy
@@ -28,48 +31,126 @@ from moohw.registry import Registry
 from moohw.runs import RunResult, declared_front
 from moohw.spaces import get_space
 
-#: Factories ``(budget, **options) -> pymoo Algorithm``.
+#: Factories ``(budget, **options) -> pymoo Algorithm``; each entry's ``info`` is an
+#: :class:`~moohw.algorithms.catalog.AlgorithmInfo` (properties and typed options).
 ALGORITHMS: Registry[Algorithm] = Registry("algorithm")
 
+_KNOWLEDGE = Option(
+    "knowledge",
+    "list[str]",
+    None,
+    "knowledge devices, comma-separated (default: the task suite's train split, or synthetic)",
+)
+_BO_OPTIONS = (
+    Option("n_init", "int", 5, "random architectures measured before the first GP fit", min=2),
+    Option("mc_samples", "int", 16, "quasi-MC samples of the acquisition", min=1),
+    Option("refit_every", "int", 5, "refit the GP hyperparameters every N measurements", min=1),
+    Option("max_batch_size", "int", 2048, "candidates per acquisition batch", min=1),
+    Option("ref_quantile", "float", 0.02, "HV reference point quantile", min=0.0, max=0.999),
+    Option("outcome", "str", "ms", "latency outcome the GP models", choices=("log", "ms")),
+)
 
-@ALGORITHMS.register("random", "random search: uniform sampling without replacement")
+
+@ALGORITHMS.register(
+    "random",
+    "random search: uniform sampling without replacement",
+    info=AlgorithmInfo(
+        options=(Option("batch_size", "int", 10, "architectures drawn per iteration", min=1),),
+        budget_agnostic=True,
+    ),
+)
 def _random(budget: int | None, **options: Any) -> Algorithm:
     return RandomSearch(**options)
 
 
-@ALGORITHMS.register("nsga2", "NSGA-II with categorical operators (pymoo)")
+@ALGORITHMS.register(
+    "nsga2",
+    "NSGA-II with categorical operators (pymoo)",
+    info=AlgorithmInfo(
+        options=(
+            Option(
+                "pop_size", "int", None, "population size (default: K // 25 in [6, 40])", min=2
+            ),
+            Option("n_offsprings", "int", None, "offspring per generation (pop_size // 2)", min=1),
+            Option("prob_crossover", "float", 0.9, "uniform crossover probability", 0.0, 1.0),
+            Option("prob_mutation_var", "float", None, "per-variable reset (1/n_var)", 0.0, 1.0),
+        ),
+    ),
+)
 def _nsga2(budget: int | None, **options: Any) -> Algorithm:
-    options.setdefault("pop_size", default_pop_size(budget))
-    options.setdefault("n_offsprings", max(2, options["pop_size"] // 2))
+    if options.get("pop_size") is None:
+        options["pop_size"] = default_pop_size(budget)
+    if options.get("n_offsprings") is None:
+        options["n_offsprings"] = max(2, options["pop_size"] // 2)
     return BudgetedNSGA2(**options)
 
 
-@ALGORITHMS.register("oneproxy", "one proxy device: reuse a knowledge device's Pareto set")
+@ALGORITHMS.register(
+    "oneproxy",
+    "one proxy device: reuse a knowledge device's Pareto set",
+    info=AlgorithmInfo(
+        options=(
+            _KNOWLEDGE,
+            Option(
+                "n_probes", "int", None, "random target probes (default: K // 4 in [3, 10])", 1
+            ),
+            Option("threshold", "float", 0.9, "adapt the proxy when probe rho is below", -1, 1),
+            Option("adapt", "bool", True, "allow AdaProxy adaptation"),
+            Option("correction", "str", "choice", "AdaProxy correction", choices=_CORRECTIONS),
+            Option("batch_size", "int", 10, "architectures measured per iteration", min=1),
+            Option("pool", "bool", True, "pool the proxy devices tied on the probes"),
+            Option("tie_tolerance", "float", None, "rho tolerance for ties", min=0.0),
+            Option("min_trust", "int", 6, "adapt whenever fewer probes than this", min=0),
+        ),
+        needs_knowledge=True,
+    ),
+)
 def _oneproxy(budget: int | None, **options: Any) -> Algorithm:
     return OneProxy(**options)
 
 
-@ALGORITHMS.register("bo", "BoTorch qLogEHVI, categorical-kernel latency GP, exhaustive")
+@ALGORITHMS.register(
+    "bo",
+    "BoTorch qLogEHVI, categorical-kernel latency GP, exhaustive",
+    info=AlgorithmInfo(options=_BO_OPTIONS, budget_agnostic=True),
+)
 def _bo(budget: int | None, **options: Any) -> Algorithm:
     from moohw.algorithms.bo import BayesOpt  # imports BoTorch: only when used
 
     return BayesOpt(**options)
 
 
-@ALGORITHMS.register("mfbo", "multi-fidelity BO (BoTorch MOMF), a knowledge proxy device as low")
+@ALGORITHMS.register(
+    "mfbo",
+    "multi-fidelity BO (BoTorch MOMF), a knowledge proxy device as low",
+    info=AlgorithmInfo(
+        options=(
+            _KNOWLEDGE,
+            Option("cheap_cost", "float", 0.05, "cost of a low-fidelity query, in target units"),
+            Option("cheap_share", "float", 0.5, "low-fidelity spend per target measurement", 0),
+            Option("cheap_batch", "int", 10, "low-fidelity queries per batch", min=1),
+            Option("trust_low", "float", None, "trust in the low fidelity, in (0, 1)"),
+            Option("n_init_low", "int", None, "initial low-fidelity queries", min=0),
+            Option("proxy_device", "str", None, "knowledge device used as the low fidelity"),
+            *_BO_OPTIONS,
+        ),
+        budget_agnostic=True,
+        needs_knowledge=True,
+    ),
+)
 def _mfbo(budget: int | None, **options: Any) -> Algorithm:
     from moohw.algorithms.mfbo import MultiFidelityBO
 
     return MultiFidelityBO(**options)
 
 
-# MultiFidelityBO.budget_agnostic, declared here too: the factory cannot build it without its
-# knowledge devices, so anytime scoring could not read the class attribute.
-_mfbo.budget_agnostic = True  # type: ignore[attr-defined]
+_CHECKPOINT = Option("checkpoint", "str", None, "checkpoint folder (default: the shipped one)")
 
 
 @ALGORITHMS.register(
-    "controller", "moohw's controller: probe-conditioned policy pre-trained on synthetic devices"
+    "controller",
+    "moohw's controller: probe-conditioned policy pre-trained on synthetic devices",
+    info=AlgorithmInfo(options=(_CHECKPOINT,), seed_independent=True, spaces=("nb201",)),
 )
 def _controller(budget: int | None, **options: Any) -> Algorithm:
     from moohw.algorithms.controller.search import ControllerSearch
@@ -78,7 +159,15 @@ def _controller(budget: int | None, **options: Any) -> Algorithm:
 
 
 @ALGORITHMS.register(
-    "controller-faithful", "Sim-is-More: PPO mutation controller pre-trained on synthetic devices"
+    "controller-faithful",
+    "Sim-is-More: PPO mutation controller pre-trained on synthetic devices",
+    info=AlgorithmInfo(
+        options=(
+            _CHECKPOINT,
+            Option("max_steps_per_probe", "int", 20, "policy steps before a random probe", min=1),
+        ),
+        spaces=("nb201",),
+    ),
 )
 def _controller_faithful(budget: int | None, **options: Any) -> Algorithm:
     from moohw.algorithms.controller.search import FaithfulControllerSearch
@@ -86,8 +175,62 @@ def _controller_faithful(budget: int | None, **options: Any) -> Algorithm:
     return FaithfulControllerSearch(**options)
 
 
-#: Algorithms whose ``knowledge`` option (knowledge devices) :func:`search` fills in.
-NEEDS_KNOWLEDGE = frozenset({"mfbo", "oneproxy"})
+_OPTUNA_OPTIONS = (
+    Option("n_startup_trials", "int", 10, "random trials before the sampler's model", min=0),
+    Option("max_asks", "int", 50, "trials asked per new architecture before a random one", 1),
+)
+
+
+def _optuna(sampler: str) -> Callable[..., Algorithm]:
+    def make(budget: int | None, **options: Any) -> Algorithm:
+        from moohw.algorithms.optuna_samplers import OptunaSearch  # needs the optuna extra
+
+        return OptunaSearch(sampler=sampler, **options)
+
+    return make
+
+
+ALGORITHMS.register(
+    "optuna-tpe",
+    "Optuna's multi-objective TPE sampler (baseline; needs the optuna extra)",
+    info=AlgorithmInfo(options=_OPTUNA_OPTIONS, budget_agnostic=True, requires=("optuna",)),
+)(_optuna("tpe"))
+ALGORITHMS.register(
+    "optuna-gp",
+    "Optuna's GP sampler, log-EHVI for two objectives (baseline; needs the optuna extra)",
+    info=AlgorithmInfo(options=_OPTUNA_OPTIONS, budget_agnostic=True, requires=("optuna",)),
+)(_optuna("gp"))
+
+
+def available_algorithms() -> list[str]:
+    """Registered algorithms whose optional packages are installed (what ``all`` means)."""
+    return [a for a in ALGORITHMS.names() if algorithm_info(a).available]
+
+
+def algorithm_info(algo: str) -> AlgorithmInfo:
+    """The registered properties and options of ``algo``.
+
+    Raises:
+        UnknownNameError: for an unregistered name (lists the known ones).
+    """
+    info = ALGORITHMS.info(algo)
+    return info if isinstance(info, AlgorithmInfo) else AlgorithmInfo()
+
+
+def check_budget(budget: int | None, n_candidates: int | None) -> None:
+    """Raise unless ``budget`` is ``None`` (unlimited) or in ``[1, n_candidates]``.
+
+    Raises:
+        BudgetError: naming the budget and, when too large, the number of candidates.
+    """
+    if budget is None:
+        return
+    if isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1:
+        raise BudgetError(f"budget must be an int >= 1 target measurements, got {budget!r}")
+    if n_candidates is not None and budget > n_candidates:
+        raise BudgetError(
+            f"budget {budget} exceeds the {n_candidates} candidate architectures of this search"
+        )
 
 
 def run_algorithm(
@@ -113,12 +256,19 @@ def run_algorithm(
         The run's measured set, declared front and accounting (2-D ``F``).
     """
     if not isinstance(seed, int | np.integer) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+        raise InputError(f"seed must be a non-negative int, got {seed!r}")
     if problem.ledger.n_target_measurements:
-        raise ValueError("problem has already measured architectures; build a fresh one")
-    opts = dict(options or {})
+        raise InputError("problem has already measured architectures; build a fresh one")
+    info = algorithm_info(algo) if algo in ALGORITHMS else AlgorithmInfo()
+    if not info.supports(problem.space.name):
+        raise InputError(
+            f"{algo} does not support space {problem.space.name}; it supports "
+            + ", ".join(info.spaces)
+        )
+    opts = validate_options(algo, info, options or {}) if factory is None else dict(options or {})
+    check_budget(problem.ledger.budget, problem.n_candidates)
     make = factory or ALGORITHMS.get(algo)
-    if algo in NEEDS_KNOWLEDGE:
+    if info.needs_knowledge:
         target = problem.device.name
         names = opts.get("knowledge") or default_knowledge(problem.space.name, data, target)
         devs = [
@@ -131,14 +281,13 @@ def run_algorithm(
     budget = problem.ledger.budget
     algorithm = make(budget, **opts)
     t0 = time.perf_counter()
-    if budget is None or budget > 0:
-        minimize(
-            problem,
-            algorithm,
-            termination=BudgetTermination(),
-            seed=int(seed),
-            copy_algorithm=False,  # keep what the algorithm learned (info) and skip a deepcopy
-        )
+    minimize(
+        problem,
+        algorithm,
+        termination=BudgetTermination(),
+        seed=int(seed),
+        copy_algorithm=False,  # keep what the algorithm learned (info) and skip a deepcopy
+    )
     wall = time.perf_counter() - t0
     X, lat = problem.ledger.measured()
     proxy = problem.proxy.score(X) if len(X) else np.zeros(0)
@@ -150,7 +299,7 @@ def run_algorithm(
         space=problem.space.name,
         proxy=problem.proxy.name,
         seed=int(seed),
-        budget=-1 if budget is None else budget,
+        budget=budget,
         X=X,
         F=F,
         front=declared_front(F),
@@ -159,7 +308,7 @@ def run_algorithm(
         cheap_queries=dict(problem.ledger.cheap_queries),
         cheap_cost_s=dict(problem.ledger.cheap_cost_s),
         wall_time_s=wall,
-        queries=list(problem.ledger.queries),
+        queries=tuple(problem.ledger.queries),
         options=record_opts,
         restricted_to=problem.n_candidates if problem.restricted else None,
         info=dict(info) if isinstance(info, dict) else {},
@@ -240,10 +389,9 @@ def search(
         >>> r.F.shape[1]
         2
     """
-    if budget < 0:
-        raise ValueError(f"budget must be >= 0, got {budget}")
     if algo not in ALGORITHMS:
         ALGORITHMS.get(algo)  # raises with the known names
+    check_budget(budget, None)
     sp = get_space(space)
     dev = _cached_device(device, space, data)
     prox = get_proxy(proxy, sp, dataset)

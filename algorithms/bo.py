@@ -34,6 +34,7 @@ from botorch.acquisition.multi_objective.logei import qLogExpectedHypervolumeImp
 from botorch.optim import optimize_acqf_discrete
 from botorch.utils.multi_objective.box_decompositions import NondominatedPartitioning
 from gpytorch import settings as gpt_settings
+from moohw.algorithms.base import ToldArchive
 from moohw.algorithms.bo_models import (
     DTYPE,
     OUTCOMES,
@@ -53,6 +54,7 @@ from moohw.problems import HWNASProblem
 from pymoo.core.algorithm import Algorithm
 from pymoo.core.population import Population
 
+from moohw.errors import InputError
 from moohw.predictors.base import torch_single_thread
 
 #: Proxy reference level: this quantile of the proxy over the candidates. The score's reference
@@ -63,7 +65,7 @@ from moohw.predictors.base import torch_single_thread
 REF_QUANTILE = 0.02
 
 
-class BayesOpt(Algorithm):
+class BayesOpt(ToldArchive, Algorithm):
     """qLogEHVI with a categorical-kernel latency GP, exhaustive over the candidates.
 
     Args:
@@ -101,16 +103,16 @@ class BayesOpt(Algorithm):
             ("max_batch_size", max_batch_size, 1),
         ):
             if not isinstance(v, int | np.integer) or v < lo:
-                raise ValueError(f"{name} must be an int >= {lo}, got {v!r}")
+                raise InputError(f"{name} must be an int >= {lo}, got {v!r}")
         self.n_init = int(n_init)
         self.mc_samples = int(mc_samples)
         self.refit_every = int(refit_every)
         self.max_batch_size = int(max_batch_size)
         if not 0 <= ref_quantile < 1:
-            raise ValueError(f"ref_quantile must be in [0, 1), got {ref_quantile}")
+            raise InputError(f"ref_quantile must be in [0, 1), got {ref_quantile}")
         self.ref_quantile = float(ref_quantile)
         if outcome not in OUTCOMES:
-            raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
+            raise InputError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
         self.outcome = outcome
         self.info: dict[str, Any] = {}
         self._updates = 0
@@ -122,10 +124,11 @@ class BayesOpt(Algorithm):
     def _setup(self, problem: HWNASProblem, **kwargs: Any) -> None:
         if not isinstance(problem, HWNASProblem):
             raise TypeError(f"{type(self).__name__} needs an HWNASProblem")
+        self._reset_told()
         try:
             self.cand = problem.candidates()
         except ValueError as e:
-            raise ValueError(
+            raise InputError(
                 f"{type(self).__name__} optimises over a finite candidate set; {e}"
             ) from e
         self.row_of = {k: i for i, k in enumerate(problem.space.keys(self.cand))}
@@ -145,19 +148,23 @@ class BayesOpt(Algorithm):
     # -- pymoo hooks -----------------------------------------------------------------------
 
     def _initialize_infill(self) -> Population:
-        problem: HWNASProblem = self.problem
-        X = problem.sample(self.n_init, self.random_state)
-        rem = problem.ledger.remaining
+        X = self.sample_fresh(self.n_init)
+        rem = self.remaining
         return Population.new(X=X if rem is None else X[:rem])
 
     def _initialize_advance(self, infills: Population | None = None, **kwargs: Any) -> None:
+        self._remember(infills)  # learn from the evaluated population pymoo hands back
         self.pop = infills
 
     def _advance(self, infills: Population | None = None, **kwargs: Any) -> None:
+        self._remember(infills)
         if infills is not None and len(infills):
             self.pop = Population.merge(self.pop, infills)
 
     def _infill(self) -> Population | None:
+        if self.remaining == 0:
+            self.termination.force_termination = True
+            return None
         with torch_single_thread():
             X = self._next()
         if X is None or len(X) == 0:
@@ -169,8 +176,8 @@ class BayesOpt(Algorithm):
 
     def _observations(self) -> tuple[torch.Tensor, np.ndarray]:
         """Encoded inputs ``(n, d)`` and latency ``(n,)`` in ms of every observation."""
-        X, lat = self.problem.ledger.measured()
-        return encode(X, self._rows(X), TARGET), lat
+        X, F = self.told()
+        return encode(X, self._rows(X), TARGET), F[:, 1]
 
     def update_model(self) -> None:
         """Condition the GP on all observations (hyper-parameters on the refit schedule)."""
@@ -191,7 +198,7 @@ class BayesOpt(Algorithm):
         at the target fidelity), and at least 1.1 times the largest measured one. A reference
         at the measured maximum would give no credit to the slow, accurate end of the front.
         """
-        _, lat = self.problem.ledger.measured()
+        lat = self.told()[1][:, 1]
         pred_max = float(self.gp.target_ms(target_z.max()).item()) if len(target_z) else 0.0
         return TargetLatencyObjective(self.gp, max(pred_max, 1.1 * float(lat.max())))
 
@@ -228,7 +235,7 @@ class BayesOpt(Algorithm):
 
     def _next(self) -> np.ndarray | None:
         problem: HWNASProblem = self.problem
-        free = ~problem.ledger.is_measured(self.cand)
+        free = ~self.is_told(self.cand)
         if not free.any():
             return None
         self.update_model()

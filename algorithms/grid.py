@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import multiprocessing as mp
+import shutil
 import signal
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -22,11 +23,12 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from moohw.algorithms.anytime import is_budget_agnostic, prefix_runs
-from moohw.algorithms.api import _cached_accuracy, _cached_device, search
+from moohw.algorithms.api import _cached_accuracy, _cached_device, algorithm_info, search
 
 from moohw.accuracy import DEFAULT_ACCURACY
 from moohw.atomic import key_mismatch, read_json, run_key, write_csv, write_json
 from moohw.data import BenchmarkData
+from moohw.errors import InputError
 from moohw.metrics import non_dominated, reference_point
 from moohw.proxies import DEFAULT_PROXY
 from moohw.runs import RunResult, safe_name, write_run
@@ -49,6 +51,7 @@ RESULT_COLUMNS = [
     "scored_from_budget",
     "scored_against",
     "cheap_by_kind",
+    "seed_independent",
 ]
 
 
@@ -81,16 +84,31 @@ class Unit:
 
     cells: tuple[Cell, ...]
     anytime: bool = False
+    #: The cells differ only in their seed and the algorithm is seed-independent: run the first
+    #: and copy its row to the others.
+    same_run: bool = False
 
 
-def plan_units(cells: Sequence[Cell], anytime: bool = True) -> list[Unit]:
-    """Group pending cells into units: budget-agnostic algorithms share one run per
-    (algo, device, seed) when ``anytime``; every other cell is a unit of its own."""
-    agnostic = {
-        a: anytime and is_budget_agnostic(a, max(c.budget for c in cells if c.algo == a))
-        for a in dict.fromkeys(c.algo for c in cells)
-    }
-    units = [Unit((c,)) for c in cells if not agnostic[c.algo]]
+def plan_units(
+    cells: Sequence[Cell], anytime: bool = True, once_per_seed: bool = True
+) -> list[Unit]:
+    """Group pending cells into units.
+
+    A seed-independent algorithm (registry metadata) runs once per (algo, device, budget) when
+    ``once_per_seed``; budget-agnostic algorithms share one run per (algo, device, seed) when
+    ``anytime``; every other cell is a unit of its own.
+    """
+    names = list(dict.fromkeys(c.algo for c in cells))
+    seedless = {a: once_per_seed and algorithm_info(a).seed_independent for a in names}
+    agnostic = {a: anytime and not seedless[a] and is_budget_agnostic(a) for a in names}
+    units = [Unit((c,)) for c in cells if not agnostic[c.algo] and not seedless[c.algo]]
+
+    def by_budget(c: Cell) -> tuple[str, str, int]:
+        return (c.algo, c.device, c.budget)
+
+    for _, g in groupby(sorted((c for c in cells if seedless[c.algo]), key=by_budget), by_budget):
+        group = tuple(sorted(g, key=lambda c: c.seed))
+        units.append(Unit(group, same_run=len(group) > 1))
 
     def key(c: Cell) -> tuple[str, str, int]:
         return (c.algo, c.device, c.seed)
@@ -136,6 +154,7 @@ def _record(
         "scored_from_budget": scored_from,
         "scored_against": r.info.get("scored_against", "") if r.scores else "",
         "cheap_by_kind": json.dumps(r.cheap_queries, sort_keys=True),
+        "seed_independent": algorithm_info(cell.algo).seed_independent,
     }
 
 
@@ -171,6 +190,15 @@ def run_unit(
     accuracy: str | None = DEFAULT_ACCURACY,
 ) -> list[dict[str, Any]]:
     """Run a unit and return one results row per cell (run directories written)."""
+    if unit.same_run:
+        row = run_cell(unit.cells[0], out, space, proxy, data_root, accuracy)
+        first_dir = Path(out) / "runs" / unit.cells[0].slug
+        rows = [{**row, "seed_independent": True}]
+        for c in unit.cells[1:]:
+            # The run does not depend on the seed: its record is the first seed's, relabelled.
+            shutil.copytree(first_dir, Path(out) / "runs" / c.slug, dirs_exist_ok=True)
+            rows.append({**row, "seed": c.seed, "seed_independent": True})
+        return rows
     if not unit.anytime:
         return [run_cell(c, out, space, proxy, data_root, accuracy) for c in unit.cells]
     data = BenchmarkData(data_root) if data_root else None
@@ -271,6 +299,7 @@ def run_grid(
     on_done: Callable[[dict[str, Any]], None] | None = None,
     backend: str = "local",
     anytime: bool = True,
+    once_per_seed: bool = True,
 ) -> pd.DataFrame:
     """Run every cell not already finished in ``out`` and return all rows (``results.csv``).
 
@@ -295,9 +324,11 @@ def run_grid(
             devices stay in this process, one at a time, since they contend for the device).
         anytime: Score budget-agnostic algorithms on the prefixes of one run per
             (algo, device, seed); ``False`` runs every budget separately.
+        once_per_seed: Run a seed-independent algorithm once per (algo, device, budget) and
+            copy its row to every seed (``seed_independent`` is true in those rows).
     """
     if backend not in ("local", "ray"):
-        raise ValueError(f"backend must be local or ray, got {backend!r}")
+        raise InputError(f"backend must be local or ray, got {backend!r}")
     out = Path(out)
     (out / "runs").mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
@@ -309,7 +340,7 @@ def run_grid(
             row = read_json(f)
             diff = key_mismatch(row.get("key"), key)
             if diff:
-                raise ValueError(
+                raise InputError(
                     f"{out} holds finished runs made with other settings ({'; '.join(diff)}; "
                     f"first: {f}); pass another --out, or delete {out} to start over"
                 )
@@ -318,7 +349,7 @@ def run_grid(
                 on_done(rows[-1])
         else:
             todo.append(c)
-    units = plan_units(todo, anytime) if todo else []
+    units = plan_units(todo, anytime, once_per_seed) if todo else []
     root = str(data.root) if data is not None else None
     args = (str(out), space, proxy, root, accuracy)
 
@@ -375,6 +406,19 @@ def _run_on_pool(
             signal.signal(signal.SIGTERM, previous)
 
 
+def seed_independent_savings(results: pd.DataFrame) -> tuple[int, float]:
+    """Runs a grid skipped by running seed-independent algorithms once per (algo, device, K),
+    and the wall time those runs would have taken (seconds, the copied run's time each)."""
+    if "seed_independent" not in results or results.empty:
+        return 0, 0.0
+    rows = results[results["seed_independent"].fillna(False).astype(bool)]
+    n, secs = 0, 0.0
+    for _, g in rows.groupby(["algo", "device", "budget"]):
+        n += len(g) - 1
+        secs += float(g["wall_time_s"].iloc[0]) * (len(g) - 1)
+    return n, secs
+
+
 def _run_on_ray(
     units: list[Unit],
     args: tuple[Any, ...],
@@ -408,6 +452,7 @@ __all__ = [
     "run_cell",
     "run_grid",
     "run_unit",
+    "seed_independent_savings",
     "summarize",
     "write_true_fronts",
 ]

@@ -64,6 +64,7 @@ from moohw.algorithms.bo_models import (
 from moohw.problems import HWNASProblem
 
 from moohw.devices import Device
+from moohw.errors import InputError
 from moohw.metrics import spearman
 
 TRUST_CLIP = (0.05, 0.95)
@@ -131,19 +132,19 @@ class MultiFidelityBO(BayesOpt):
     ) -> None:
         super().__init__(**kwargs)
         if not knowledge:
-            raise ValueError("mfbo needs at least one knowledge device")
+            raise InputError("mfbo needs at least one knowledge device")
         if not 0 < cheap_cost < 1:
-            raise ValueError(f"cheap_cost must be in (0, 1) target measurements, got {cheap_cost}")
+            raise InputError(f"cheap_cost must be in (0, 1) target measurements, got {cheap_cost}")
         if not cheap_share >= 0:
-            raise ValueError(f"cheap_share must be >= 0, got {cheap_share}")
+            raise InputError(f"cheap_share must be >= 0, got {cheap_share}")
         if not isinstance(cheap_batch, int | np.integer) or cheap_batch < 1:
-            raise ValueError(f"cheap_batch must be an int >= 1, got {cheap_batch!r}")
+            raise InputError(f"cheap_batch must be an int >= 1, got {cheap_batch!r}")
         if n_init_low is not None and (
             not isinstance(n_init_low, int | np.integer) or n_init_low < 0
         ):
-            raise ValueError(f"n_init_low must be an int >= 0 or None, got {n_init_low!r}")
+            raise InputError(f"n_init_low must be an int >= 0 or None, got {n_init_low!r}")
         if trust_low is not None and not 0 < trust_low < 1:
-            raise ValueError(f"trust_low must be in (0, 1), got {trust_low}")
+            raise InputError(f"trust_low must be in (0, 1), got {trust_low}")
         self.knowledge = list(knowledge)
         self.cheap_cost = float(cheap_cost)
         self.cheap_share = float(cheap_share)
@@ -162,10 +163,10 @@ class MultiFidelityBO(BayesOpt):
         super()._setup(problem, **kwargs)
         self.knowledge = [d for d in self.knowledge if d.covers(self.cand).all()]
         if not self.knowledge:
-            raise ValueError("no knowledge device covers every candidate architecture")
+            raise InputError("no knowledge device covers every candidate architecture")
         usable = sorted(d.name for d in self.knowledge)
         if self.proxy_device_name is not None and self.proxy_device_name not in usable:
-            raise ValueError(
+            raise InputError(
                 f"proxy_device {self.proxy_device_name!r} is not a usable knowledge device; "
                 f"known: {', '.join(usable)}"
             )
@@ -183,8 +184,8 @@ class MultiFidelityBO(BayesOpt):
 
     def _initialize_advance(self, infills: Any = None, **kwargs: Any) -> None:
         super()._initialize_advance(infills, **kwargs)
-        problem: HWNASProblem = self.problem
-        X, lat = problem.ledger.measured()
+        X, F = self.told()
+        lat = F[:, 1]
         lows = {d.name: self._lookup(d, X, capped=False) for d in self.knowledge}  # the probes
         dev, corr = choose_proxy_device(self.knowledge, X, lat)
         if self.proxy_device_name is not None:
@@ -195,7 +196,7 @@ class MultiFidelityBO(BayesOpt):
         # Initial low-fidelity design: the whole allowance, uniformly at random.
         n = self._affordable() if self.n_init_low is None else self.n_init_low
         if n > 0:
-            Xl = problem.sample(n, self.random_state, exclude=X)
+            Xl = self.sample_fresh(n)
             self._low_ms += self._lookup(dev, Xl).tolist()
             self._low_rows += self._rows(Xl).tolist()
         self.info = {
@@ -214,12 +215,12 @@ class MultiFidelityBO(BayesOpt):
 
     def _affordable(self) -> int:
         """Cheap queries allowed now under the cheap-share rule."""
-        cap = self.cheap_share * self.problem.ledger.n_target_measurements
+        cap = self.cheap_share * self.n_told
         return max(0, int(np.floor((cap - self._cheap_spent) / self.cheap_cost + 1e-9)))
 
     def _next(self) -> np.ndarray | None:
         problem: HWNASProblem = self.problem
-        measured = problem.ledger.is_measured(self.cand)
+        measured = self.is_told(self.cand)
         if measured.all():
             return None
         assert self.proxy_device is not None

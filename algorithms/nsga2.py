@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from moohw.algorithms.base import HistoryDuplicateElimination, fresh
+from moohw.algorithms.base import HistoryDuplicateElimination, ToldArchive
 from moohw.problems import HWNASProblem
 from pymoo.algorithms.moo.nsga2 import NSGA2
 from pymoo.core.mutation import Mutation
@@ -20,6 +20,8 @@ from pymoo.core.population import Population
 from pymoo.core.problem import Problem
 from pymoo.operators.crossover.ux import UniformCrossover
 from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
+
+from moohw.errors import InputError
 
 
 class OpResetMutation(Mutation):
@@ -104,7 +106,7 @@ def default_pop_size(budget: int | None) -> int:
     return int(np.clip(budget // 25, 6, 40))
 
 
-class BudgetedNSGA2(NSGA2):
+class BudgetedNSGA2(ToldArchive, NSGA2):
     """NSGA-II that spends exactly its budget of distinct target measurements.
 
     Args:
@@ -123,7 +125,7 @@ class BudgetedNSGA2(NSGA2):
         **kwargs: Any,
     ) -> None:
         if pop_size < 2:
-            raise ValueError(f"pop_size must be >= 2, got {pop_size}")
+            raise InputError(f"pop_size must be >= 2, got {pop_size}")
         self._dup = HistoryDuplicateElimination()
         super().__init__(
             pop_size=pop_size,
@@ -137,24 +139,36 @@ class BudgetedNSGA2(NSGA2):
 
     def _setup(self, problem: Problem, **kwargs: Any) -> None:
         super()._setup(problem, **kwargs)
+        self._reset_told()
         self._dup.problem = problem
+        self._dup.algorithm = self
 
     def _initialize_infill(self) -> Population:
-        problem: HWNASProblem = self.problem
-        rem = problem.ledger.remaining
+        rem = self.remaining
         n = self.pop_size if rem is None else min(self.pop_size, rem)
-        return Population.new(X=problem.sample(n, self.random_state))
+        return Population.new(X=self.sample_fresh(n))
+
+    def _initialize_advance(self, infills: Population | None = None, **kwargs: Any) -> None:
+        self._remember(infills)  # learn from the evaluated population pymoo hands back
+        super()._initialize_advance(infills=infills, **kwargs)
+
+    def _advance(self, infills: Population | None = None, **kwargs: Any) -> Any:
+        self._remember(infills)
+        return super()._advance(infills=infills, **kwargs)
 
     def _infill(self) -> Population | None:
         problem: HWNASProblem = self.problem
-        rem = problem.ledger.remaining
+        rem = self.remaining
         want = self.n_offsprings if rem is None else min(self.n_offsprings, rem)
+        if want == 0:
+            self.termination.force_termination = True
+            return None
         off = self.mating.do(
             problem, self.pop, want, algorithm=self, random_state=self.random_state
         )
-        X = fresh(problem, off.get("X") if len(off) else np.zeros((0, problem.n_var)))[:want]
+        X = self.fresh(off.get("X") if len(off) else np.zeros((0, problem.n_var)))[:want]
         if len(X) < want:  # mating is stuck: random immigrants keep the budget in use
-            extra = problem.sample(want - len(X), self.random_state, exclude=X)
+            extra = self.sample_fresh(want - len(X), exclude=X)
             X = np.vstack([X, extra]) if len(extra) else X
         if len(X) == 0:
             self.termination.force_termination = True

@@ -22,13 +22,13 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from moohw.algorithms.base import check_knowledge
+from moohw.algorithms.base import ArchiveAlgorithm, check_knowledge
 from moohw.problems import HWNASProblem
-from pymoo.core.algorithm import Algorithm
 from pymoo.core.population import Population
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 
 from moohw.devices import Device
+from moohw.errors import InputError
 from moohw.predictors import AdaProxy, DeviceData
 from moohw.predictors.proxydevice import (
     ProxyChoice,
@@ -53,7 +53,11 @@ def spread(order_key: np.ndarray, n: int) -> np.ndarray:
     return idx[pick]
 
 
-class OneProxy(Algorithm):
+#: AdaProxy corrections (see :class:`~moohw.predictors.linear.AdaProxy`).
+CORRECTIONS = ("choice", "feature")
+
+
+class OneProxy(ArchiveAlgorithm):
     """Reuse a knowledge device's Pareto set on the target (pymoo Algorithm).
 
     Args:
@@ -92,7 +96,7 @@ class OneProxy(Algorithm):
     ) -> None:
         super().__init__(**kwargs)
         if not knowledge:
-            raise ValueError("oneproxy needs at least one knowledge device")
+            raise InputError("oneproxy needs at least one knowledge device")
         self.knowledge = list(knowledge)
         self.n_probes = n_probes
         self.threshold = threshold
@@ -107,26 +111,36 @@ class OneProxy(Algorithm):
         self._queue = np.zeros((0, 0), dtype=np.int64)
 
     def _setup(self, problem: HWNASProblem, **kwargs: Any) -> None:
+        super()._setup(problem, **kwargs)
         check_knowledge(problem, self.knowledge)
+        self._planned = False
 
-    def _initialize_infill(self) -> Population:
-        problem: HWNASProblem = self.problem
-        rem = problem.ledger.remaining
-        n = default_probes(problem.ledger.budget) if self.n_probes is None else self.n_probes
-        n = n if rem is None else min(n, rem)
-        return Population.new(X=problem.sample(n, self.random_state))
+    def _propose(self) -> Population:
+        rem = self.remaining
+        if not self._planned:  # the probes: random target measurements to choose the proxy
+            n = default_probes(self.budget) if self.n_probes is None else self.n_probes
+            n = n if rem is None else min(n, rem)
+            return Population.new(X=self.sample_fresh(n))
+        n = self.batch_size if rem is None else min(self.batch_size, rem)
+        X, self._queue = self._queue[:n], self._queue[n:]
+        if len(X) < n:  # the proxy's layers ran out: fill with random unmeasured candidates
+            extra = self.sample_fresh(n - len(X), exclude=X)
+            X = np.vstack([X, extra]) if len(extra) else X
+        return Population.new(X=X)
 
-    def _initialize_advance(self, infills: Population | None = None, **kwargs: Any) -> None:
-        self.pop = infills
-        self._plan()
+    def _learn(self, X: np.ndarray, F: np.ndarray) -> None:
+        if not self._planned:
+            self._planned = True
+            self._plan()
 
     def _plan(self) -> None:
         problem: HWNASProblem = self.problem
-        Xp, yp = problem.ledger.measured()
+        Xp, Fp = self.told()
+        yp = Fp[:, 1]
         cand = problem.candidates()
         usable = [d for d in self.knowledge if d.covers(cand).all()]
         if not usable:
-            raise ValueError("no knowledge device covers every candidate architecture")
+            raise InputError("no knowledge device covers every candidate architecture")
         by_name = {d.name: d for d in usable}
         probe_lat = {d.name: d.latency_ms(Xp) for d in usable}
         tol = self.tie_tolerance
@@ -134,8 +148,8 @@ class OneProxy(Algorithm):
             tol = tie_tolerance(len(yp)) if len(yp) < self.pool_below else 0.0
         choice = choose_proxy(probe_lat, yp, tol if self.pool else 0.0)
         if not self.pool:  # the paper's arg-max: the first listed device among the best
-            first = max(usable, key=lambda d: choice.rhos[d.name]).name
-            choice = ProxyChoice((first,), choice.rhos, choice.rhos[first], 0.0)
+            lead = max(usable, key=lambda d: choice.rhos[d.name]).name
+            choice = ProxyChoice((lead,), choice.rhos, choice.rhos[lead], 0.0)
         lat_by = {n: by_name[n].latency_ms(cand) for n in choice.names}
         lat = (
             pooled_latency(lat_by, choice.names) if len(choice.names) > 1 else lat_by[choice.name]
@@ -152,8 +166,8 @@ class OneProxy(Algorithm):
         score = problem.proxy.score(cand)
         problem.ledger.count_cheap("proxy", len(cand), problem.proxy.cost_s)
         F = np.column_stack([-score, lat])
-        measured = problem.ledger.is_measured(cand)
-        rem = problem.ledger.remaining
+        measured = self.is_told(cand)
+        rem = self.remaining
         budget_left = len(cand) if rem is None else rem
         queue: list[np.ndarray] = []
         for layer in NonDominatedSorting().do(F[~measured]):
@@ -174,20 +188,3 @@ class OneProxy(Algorithm):
             "probe_spearman_all": dict(choice.rhos),
             "adapted": adapted,
         }
-
-    def _infill(self) -> Population | None:
-        problem: HWNASProblem = self.problem
-        rem = problem.ledger.remaining
-        n = self.batch_size if rem is None else min(self.batch_size, rem)
-        X, self._queue = self._queue[:n], self._queue[n:]
-        if len(X) < n:  # the proxy's layers ran out: fill with random unmeasured candidates
-            extra = problem.sample(n - len(X), self.random_state, exclude=X)
-            X = np.vstack([X, extra]) if len(extra) else X
-        if len(X) == 0:
-            self.termination.force_termination = True
-            return None
-        return Population.new(X=X)
-
-    def _advance(self, infills: Population | None = None, **kwargs: Any) -> None:
-        if infills is not None and len(infills):
-            self.pop = Population.merge(self.pop, infills)

@@ -34,6 +34,7 @@ from pathlib import Path
 import pandas as pd
 from moohw.algorithms import ALGORITHMS
 from moohw.algorithms.anytime import is_budget_agnostic
+from moohw.algorithms.api import available_algorithms
 from moohw.algorithms.grid import (
     best_methods,
     make_cells,
@@ -154,7 +155,7 @@ def main() -> None:
     args = ap.parse_args()
 
     data = open_data(args.data)
-    algos = ALGORITHMS.names() if args.algos == "all" else args.algos.split(",")
+    algos = available_algorithms() if args.algos == "all" else args.algos.split(",")
     for a in algos:
         ALGORITHMS.get(a)  # fail before any work on an unknown name
     devices = args.devices.split(",") if args.devices else default_devices(data.root)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from moohw.data import BenchmarkData, DataError
+from moohw.errors import InputError, UnknownNameError
 from moohw.spaces import SearchSpace
 
 DEFAULT_ACCURACY = "cifar10_test_200ep"
@@ -23,11 +24,13 @@ class BenchmarkAccuracy:
         self, space: SearchSpace, data: BenchmarkData, column: str = DEFAULT_ACCURACY
     ) -> None:
         if space.name != "nb201":
-            raise ValueError(f"benchmark accuracy is available for nb201 only, not {space.name}")
+            raise InputError(f"benchmark accuracy is available for nb201 only, not {space.name}")
         df = data.table("nb201/accuracy.csv")
         acc_cols = [c for c in df.columns if c != "index" and "params" not in c]
         if column not in df.columns or column == "index":
-            raise KeyError(f"unknown accuracy column {column!r}; known: {', '.join(acc_cols)}")
+            raise UnknownNameError(
+                f"unknown accuracy column {column!r}; known: {', '.join(acc_cols)}"
+            )
         self.space = space
         self.column = column
         index = data.nb201_index()

@@ -21,6 +21,7 @@ from rich.table import Table
 
 from moohw.accuracy import DEFAULT_ACCURACY
 from moohw.cli_common import (
+    DEBUG,
     DataOpt,
     check_budget,
     check_out_dir,
@@ -36,6 +37,7 @@ from moohw.cli_measure import measure_cmd, store_app
 from moohw.cli_predictors import predictor_app, surrogate_app
 from moohw.cli_proxies import proxies_app
 from moohw.data import try_open_data
+from moohw.errors import InputError
 from moohw.proxies import DEFAULT_PROXY
 
 app = sub_app("moohw: hardware-aware NAS as multi-objective optimisation.")
@@ -59,30 +61,22 @@ AccOpt = Annotated[
 def _split(value: str, cast: Callable[[str], Any] = str) -> list[Any]:
     items = [v.strip() for v in value.split(",") if v.strip()]
     if not items:
-        raise ValueError(f"expected a comma-separated list, got {value!r}")
+        raise InputError(f"expected a comma-separated list, got {value!r}")
     try:
         return [cast(v) for v in items]
     except ValueError:
-        raise ValueError(f"bad list {value!r}: expected {cast.__name__} values") from None
+        raise InputError(f"bad list {value!r}: expected {cast.__name__} values") from None
 
 
-def _value(text: str) -> Any:
-    for cast in (int, float):
-        try:
-            return cast(text)
-        except ValueError:
-            pass
-    return {"true": True, "false": False}.get(text.lower(), text)
-
-
-def parse_options(items: list[str]) -> dict[str, Any]:
-    """``["k=v", ...]`` → ``{k: v}`` with ints, floats and true/false converted."""
-    out: dict[str, Any] = {}
+def parse_options(items: list[str]) -> dict[str, str]:
+    """``["k=v", ...]`` → ``{k: "v"}``; the algorithm's typed options parse the values
+    (``moohw algorithms`` lists them), so ``knowledge=a,b`` stays one list-valued option."""
+    out: dict[str, str] = {}
     for item in items:
         key, sep, val = item.partition("=")
         if not sep or not key.strip():
-            raise ValueError(f"--option must be KEY=VALUE, got {item!r}")
-        out[key.strip()] = _value(val.strip())
+            raise InputError(f"--option must be KEY=VALUE, got {item!r}")
+        out[key.strip()] = val.strip()
     return out
 
 
@@ -95,7 +89,7 @@ def _check_names(algos: list[str], space: str, proxy: str) -> None:
         ALGORITHMS.get(a)
     sp = get_space(space)
     if sp.name in NO_SEARCH:
-        raise ValueError(NO_SEARCH[sp.name])
+        raise InputError(NO_SEARCH[sp.name])
     get_proxy(proxy, sp)
 
 
@@ -114,7 +108,7 @@ def _check_accuracy(accuracy: str, bench: Any) -> None:
     """``--accuracy`` must be a column of the accuracy table (or the default, without data)."""
     if bench is None:
         if accuracy != DEFAULT_ACCURACY:
-            raise ValueError(
+            raise InputError(
                 f"--accuracy {accuracy} needs the benchmark data (pass --data DIR or set "
                 "MOOHW_DATA); without it runs are not scored"
             )
@@ -123,7 +117,7 @@ def _check_accuracy(accuracy: str, bench: Any) -> None:
         return
     cols = [c for c in bench.table("nb201/accuracy.csv").columns if c != "index"]
     if accuracy not in cols:
-        raise ValueError(f"unknown --accuracy {accuracy!r}; columns: {', '.join(cols)}")
+        raise InputError(f"unknown --accuracy {accuracy!r}; columns: {', '.join(cols)}")
 
 
 @app.command()
@@ -173,7 +167,7 @@ def optimize(
 
     check_budget(budget)
     if seed < 0:
-        raise ValueError(f"--seed must be >= 0, got {seed}")
+        raise InputError(f"--seed must be >= 0, got {seed}")
     check_out_dir(out)
     _check_names([algo], space, proxy)
     check_max_latency(max_latency)
@@ -226,10 +220,11 @@ def optimize(
 
 
 def _algo_list(value: str) -> list[str]:
-    """``--algos``: comma-separated names, or ``all`` for every registered algorithm."""
-    from moohw.algorithms import ALGORITHMS
+    """``--algos``: comma-separated names, or ``all`` for every registered algorithm whose
+    optional packages are installed."""
+    from moohw.algorithms.api import available_algorithms
 
-    return ALGORITHMS.names() if value.strip() == "all" else _split(value)
+    return available_algorithms() if value.strip() == "all" else _split(value)
 
 
 def _summary_table(summ: Any, best: Any, seeds: int, out: Path) -> tuple[Table, Table]:
@@ -328,6 +323,7 @@ def compare(
         best_methods,
         make_cells,
         run_grid,
+        seed_independent_savings,
         summarize,
         write_true_fronts,
     )
@@ -342,11 +338,11 @@ def compare(
     for b in bud_l:
         check_budget(b, flag="--budgets")
     if seeds < 1:
-        raise ValueError(f"--seeds must be >= 1, got {seeds}")
+        raise InputError(f"--seeds must be >= 1, got {seeds}")
     if workers < 1:
-        raise ValueError(f"--workers must be >= 1, got {workers}")
+        raise InputError(f"--workers must be >= 1, got {workers}")
     if backend not in ("local", "ray"):
-        raise ValueError(f"--backend must be local or ray, got {backend!r}")
+        raise InputError(f"--backend must be local or ray, got {backend!r}")
     check_out_dir(out)
     _check_names(algo_l, space, proxy)
     bench = try_open_data(data)
@@ -378,6 +374,12 @@ def compare(
     console.print(t)
     if len(best):
         console.print(bt)
+    n_skip, saved_s = seed_independent_savings(df)
+    if n_skip:
+        console.print(
+            f"seed-independent methods ran once per (device, K): {n_skip} runs not repeated, "
+            f"about {saved_s:.0f} s saved (results.csv: seed_independent)"
+        )
 
 
 @app.command()
@@ -450,11 +452,11 @@ def monotonicity(
     from moohw.spaces import get_space
 
     if method not in ("spearman", "kendall"):
-        raise ValueError(f"--method must be spearman or kendall, got {method!r}")
+        raise InputError(f"--method must be spearman or kendall, got {method!r}")
     if probes < 0:
-        raise ValueError(f"--probes must be >= 0 (0 = all), got {probes}")
+        raise InputError(f"--probes must be >= 0 (0 = all), got {probes}")
     if seed < 0:
-        raise ValueError(f"--seed must be >= 0, got {seed}")
+        raise InputError(f"--seed must be >= 0, got {seed}")
     check_out_dir(out)
     sp = get_space(space)
     bench = try_open_data(data)
@@ -469,7 +471,7 @@ def monotonicity(
     if target and target not in names:
         names.append(target)
     if len(names) < 2:
-        raise ValueError("need at least two devices with tables (pass --data DIR or --devices)")
+        raise InputError("need at least two devices with tables (pass --data DIR or --devices)")
     with console.status(f"latency of {len(names)} devices over {sp.name}…"):
         X, lat = collect_latencies(sp, names, bench)
         names_m, M = monotonicity_matrix(lat, method)
@@ -510,12 +512,25 @@ def monotonicity(
 def algorithms() -> None:
     """List the registered search algorithms."""
     from moohw.algorithms import ALGORITHMS
+    from moohw.algorithms.api import algorithm_info
 
-    t = Table(title="algorithms")
-    t.add_column("name")
-    t.add_column("description")
+    t = Table(title="algorithms (options: -o KEY=VALUE)")
+    for c in ("name", "description", "properties", "options (name: type = default)"):
+        t.add_column(c)
     for n in ALGORITHMS.names():
-        t.add_row(n, ALGORITHMS.help(n))
+        info = algorithm_info(n)
+        props = [
+            p
+            for p, on in (
+                ("budget-agnostic", info.budget_agnostic),
+                ("needs knowledge devices", info.needs_knowledge),
+                ("seed-independent", info.seed_independent),
+            )
+            if on
+        ]
+        props.append("spaces: " + (", ".join(info.spaces) or "all"))
+        opts = "\n".join(f"{o.describe()}  {o.help}" for o in info.options)
+        t.add_row(n, escape(ALGORITHMS.help(n)), "\n".join(props), escape(opts) or "-")
     console.print(t)
 
 
@@ -586,6 +601,16 @@ app.add_typer(predictor_app, name="predictor")
 app.add_typer(surrogate_app, name="surrogate")
 app.add_typer(proxies_app, name="proxies")
 register(app)  # export, report
+
+
+@app.callback()
+def _root(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an unexpected error.")
+    ] = False,
+) -> None:
+    """moohw: hardware-aware NAS as multi-objective optimisation."""
+    DEBUG["on"] = debug
 
 
 def main() -> None:

@@ -24,21 +24,19 @@ from rich.progress import (
 )
 
 from moohw.data import DataError
+from moohw.errors import InputError, MoohwError
 from moohw.measure.protocol import MeasureError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 err = Console(stderr=True)
 
-#: Exceptions that mean bad input or an unusable environment, not a bug.
-USER_ERRORS: tuple[type[Exception], ...] = (
-    KeyError,
-    ValueError,
-    FileNotFoundError,
-    DataError,
-    NotImplementedError,
-    MeasureError,
-)
+#: Exceptions that mean bad input or an unusable environment, not a bug (exit status 2).
+#: Anything else is a bug: one line, a hint to rerun with ``--debug``, exit status 1.
+USER_ERRORS: tuple[type[Exception], ...] = (MoohwError, DataError, MeasureError, FileNotFoundError)
+
+#: Set by the ``--debug`` flag of the ``moohw`` command: show tracebacks of unexpected errors.
+DEBUG = {"on": False}
 
 DataOpt = Annotated[
     Path | None,
@@ -60,6 +58,18 @@ def user_errors() -> Iterator[None]:
     except USER_ERRORS as e:
         msg = e.args[0] if isinstance(e, KeyError) and e.args else str(e)
         raise fail(str(msg)) from None
+    except (typer.Exit, typer.Abort, typer.TyperException):
+        raise
+    except Exception as e:
+        if DEBUG["on"]:
+            raise
+        line = f"{type(e).__name__}: {e}".splitlines()[0]
+        err.print(
+            f"[red]internal error:[/red] {escape(line)} (rerun with --debug for the traceback)",
+            highlight=False,
+            soft_wrap=True,
+        )
+        raise typer.Exit(1) from None
 
 
 def friendly(fn: F) -> F:
@@ -96,9 +106,9 @@ def progress_every() -> float:
     try:
         every = float(raw)
     except ValueError:
-        raise ValueError(f"{PROGRESS_ENV} must be a number of seconds, got {raw!r}") from None
+        raise InputError(f"{PROGRESS_ENV} must be a number of seconds, got {raw!r}") from None
     if not every > 0:
-        raise ValueError(f"{PROGRESS_ENV} must be > 0 seconds, got {raw!r}")
+        raise InputError(f"{PROGRESS_ENV} must be > 0 seconds, got {raw!r}")
     return every
 
 
@@ -211,9 +221,9 @@ def check_budget(
         ValueError: one line naming the value and the valid range.
     """
     if budget < 1:
-        raise ValueError(f"{flag} must be >= 1 target measurement, got {budget}")
+        raise InputError(f"{flag} must be >= 1 target measurement, got {budget}")
     if n_candidates is not None and budget > n_candidates:
-        raise ValueError(
+        raise InputError(
             f"{flag} {budget} is more than the {n_candidates:,} candidate architectures"
             f"{' of ' + where if where else ''}: use at most {n_candidates}"
         )
@@ -234,16 +244,16 @@ def check_out_dir(path: Path | None, flag: str = "--out") -> None:
         return
     for p in (path, *path.parents):
         if p.exists() and not p.is_dir():
-            raise ValueError(f"{flag} {path}: {p} is a file, not a folder; pass a folder path")
+            raise InputError(f"{flag} {path}: {p} is a file, not a folder; pass a folder path")
 
 
 def check_out_file(path: Path, flag: str = "--out") -> None:
     """Fail before any work when an output file is a folder or lies under a file."""
     if path.is_dir():
-        raise ValueError(f"{flag} {path} is a folder; pass a file path such as {path / 'out.csv'}")
+        raise InputError(f"{flag} {path} is a folder; pass a file path such as {path / 'out.csv'}")
     for p in path.parents:
         if p.exists() and not p.is_dir():
-            raise ValueError(f"{flag} {path}: {p} is a file, not a folder")
+            raise InputError(f"{flag} {path}: {p} is a file, not a folder")
 
 
 def unique(items: list[Any], flag: str) -> list[Any]:

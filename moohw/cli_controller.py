@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from moohw.cli_common import DataOpt, check_out_dir, friendly, progress, sub_app
+from moohw.errors import InputError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -53,9 +54,9 @@ def pretrain_controller(
     from moohw.algorithms.controller import load_prior, pretrain
 
     if seed < 0:
-        raise ValueError(f"--seed must be >= 0, got {seed}")
+        raise InputError(f"--seed must be >= 0, got {seed}")
     if steps is not None and steps < 1:
-        raise ValueError(f"--steps must be >= 1, got {steps}")
+        raise InputError(f"--steps must be >= 1, got {steps}")
     check_out_dir(out)
     prior, knowledge = load_prior(), None
     if data is not None:

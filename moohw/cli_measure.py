@@ -33,6 +33,7 @@ from moohw.cli_common import (
     progress_every,
     sub_app,
 )
+from moohw.errors import InputError
 
 console = Console()
 err = Console(stderr=True)
@@ -59,7 +60,7 @@ def read_archs(path: Path, space: Any) -> np.ndarray:
     else:
         strs = [s.strip() for s in text.splitlines() if s.strip() and not s.startswith("#")]
     if not strs:
-        raise ValueError(f"architecture file {path} lists no architectures")
+        raise InputError(f"architecture file {path} lists no architectures")
     return space.from_str(strs)
 
 
@@ -70,12 +71,12 @@ def device_name_for_backend(name: str, backend: str) -> str:
         ValueError: an unknown backend, or a ``local:`` device under ``--backend ray``.
     """
     if backend not in ("local", "ray"):
-        raise ValueError(f"--backend must be local or ray, got {backend!r}")
+        raise InputError(f"--backend must be local or ray, got {backend!r}")
     if backend == "ray":
         if ":" not in name:
             return f"ray:{name}"
         if name.startswith("local:"):
-            raise ValueError(f"--backend ray measures ray:NAME devices, not {name}")
+            raise InputError(f"--backend ray measures ray:NAME devices, not {name}")
     return name
 
 
@@ -94,11 +95,11 @@ def build_live_device(name: str, space: Any, store: Any, backend: str = "local")
         return local_device(arg, space, store)
     if kind == "ray":
         if backend == "local":
-            raise ValueError(f"{name} is a Ray fleet device; add --backend ray")
+            raise InputError(f"{name} is a Ray fleet device; add --backend ray")
         from moohw.devices.ray_fleet import ray_device
 
         return ray_device(arg, space, store)
-    raise ValueError(
+    raise InputError(
         f"moohw measure needs a live device (local:cpu, local:cuda, ray:NAME), got {name!r}"
     )
 
@@ -132,11 +133,11 @@ def measure_cmd(
     from moohw.spaces import get_space
 
     if (archs is None) == (sample is None):
-        raise ValueError("give exactly one of --archs FILE or --sample N")
+        raise InputError("give exactly one of --archs FILE or --sample N")
     if sample is not None and sample < 1:
-        raise ValueError(f"--sample must be >= 1, got {sample}")
+        raise InputError(f"--sample must be >= 1, got {sample}")
     if seed < 0:
-        raise ValueError(f"--seed must be >= 0, got {seed}")
+        raise InputError(f"--seed must be >= 0, got {seed}")
     check_out_file(out)  # before any measurement: a bad --out must not lose the work
     sp = get_space(space)
     X = read_archs(archs, sp) if archs is not None else sp.sample(int(sample or 0), seed)

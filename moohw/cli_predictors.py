@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.table import Table
 
 from moohw.cli_common import DataOpt, check_out_dir, progress, sub_app, unique, user_errors
+from moohw.errors import InputError, UnknownNameError
 
 predictor_app = sub_app("Latency predictors: list them, run the NASFLAT task suite.")
 surrogate_app = sub_app("Build a latency surrogate for a device (ESM workflow).")
@@ -33,9 +34,9 @@ def _ints(value: str, what: str) -> list[int]:
     try:
         out = [int(v) for v in value.split(",") if v.strip()]
     except ValueError:
-        raise ValueError(f"{what} must be comma-separated integers, got {value!r}") from None
+        raise InputError(f"{what} must be comma-separated integers, got {value!r}") from None
     if not out or min(out) < 1:
-        raise ValueError(f"{what} must be positive integers, got {value!r}")
+        raise InputError(f"{what} must be positive integers, got {value!r}")
     return out
 
 
@@ -94,14 +95,16 @@ def eval_task(
         ks = unique(_ints(samples, "--samples"), "--samples")
         check_out_dir(out)
         if seeds < 1:
-            raise ValueError(f"--seeds must be >= 1, got {seeds}")
+            raise InputError(f"--seeds must be >= 1, got {seeds}")
         names = unique([m.strip() for m in methods.split(",") if m.strip()], "--methods")
         if not names:
-            raise ValueError("--methods is empty")
+            raise InputError("--methods is empty")
         for m in names:
             PREDICTORS.get(m)
         if sampler not in SAMPLERS:
-            raise KeyError(f"unknown sampler {sampler!r}; known: {', '.join(sorted(SAMPLERS))}")
+            raise UnknownNameError(
+                f"unknown sampler {sampler!r}; known: {', '.join(sorted(SAMPLERS))}"
+            )
         bench = open_data(data)
         t = get_task(bench, task)
         devs = (
@@ -111,11 +114,13 @@ def eval_task(
         )
         bad = [d for d in devs if d not in t.test]
         if bad:
-            raise KeyError(f"{bad} are not test devices of {task}; known: {', '.join(t.test)}")
+            raise UnknownNameError(
+                f"{bad} are not test devices of {task}; known: {', '.join(t.test)}"
+            )
         tables = load_tables(t, bench)
         n_arch = len(tables.X)
         if max(ks) >= n_arch:
-            raise ValueError(
+            raise InputError(
                 f"--samples {max(ks)} is not below the {n_arch:,} architectures of task {task} "
                 f"(some must be held out): use at most {n_arch - 1}"
             )
@@ -195,14 +200,14 @@ def build(
     with user_errors():
         check_out_dir(out)
         if not 0 < target_srcc <= 1:
-            raise ValueError(f"--target-srcc must be in (0, 1], got {target_srcc}")
+            raise InputError(f"--target-srcc must be in (0, 1], got {target_srcc}")
         for flag, v in (("--start", start), ("--step", step), ("--max-samples", max_samples)):
             if v < 1:
-                raise ValueError(f"{flag} must be >= 1, got {v}")
+                raise InputError(f"{flag} must be >= 1, got {v}")
         if n_val < 2:
-            raise ValueError(f"--n-val must be >= 2 (a Spearman needs two points), got {n_val}")
+            raise InputError(f"--n-val must be >= 2 (a Spearman needs two points), got {n_val}")
         if seed < 0:
-            raise ValueError(f"--seed must be >= 0, got {seed}")
+            raise InputError(f"--seed must be >= 0, got {seed}")
         sp = get_space(space)
         bench = try_open_data(data)
         dev = get_device(device, sp, bench)

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from moohw.errors import InputError
 from moohw.nets import input_shape
 from moohw.recommend import PickRule, short_arch
 from moohw.rundir import RunView, live_store_info
@@ -37,13 +38,13 @@ _MAD_TO_SD = 1.4826
 def check_format(fmt: str) -> None:
     """Raise a one-line error for an unknown format, or for ONNX without its packages."""
     if fmt not in FORMATS:
-        raise ValueError(f"unknown --format {fmt!r}; valid: {', '.join(FORMATS)}")
+        raise InputError(f"unknown --format {fmt!r}; valid: {', '.join(FORMATS)}")
     if fmt == "onnx":
         import importlib.util
 
         missing = [m for m in ("onnx", "onnxruntime") if importlib.util.find_spec(m) is None]
         if missing:
-            raise ValueError(
+            raise InputError(
                 f"--format onnx needs {' and '.join(missing)}: install the runtimes extra "
                 '(pip install -e ".[runtimes]" -c constraints.txt)'
             )
@@ -216,7 +217,7 @@ def export_picks(
     check_format(fmt)
     space = str(view.record.get("space", "nb201"))
     if space != "nb201":
-        raise ValueError(f"export builds NB201 networks; this run searched {space}")
+        raise InputError(f"export builds NB201 networks; this run searched {space}")
     out = Path(out)
     dataset = str(view.device.get("dataset", "cifar10"))
     dev = None

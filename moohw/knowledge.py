@@ -11,6 +11,7 @@ import json
 from collections.abc import Sequence
 
 from moohw.data import BenchmarkData, DataError
+from moohw.errors import InputError, UnknownNameError
 
 DEFAULT_TASK = {"nb201": "ND", "fbnet": "FD"}
 #: Synthetic knowledge devices used when no benchmark data is available.
@@ -26,9 +27,9 @@ def task_split(data: BenchmarkData, space: str, task: str) -> dict[str, list[str
     """
     tasks = json.loads(data.path("tasks/latency_tasks.json").read_text())
     if space not in tasks:
-        raise KeyError(f"no tasks for space {space!r}; known: nb201, fbnet")
+        raise UnknownNameError(f"no tasks for space {space!r}; known: nb201, fbnet")
     if task not in tasks[space]:
-        raise KeyError(f"unknown task {task!r}; known: {', '.join(sorted(tasks[space]))}")
+        raise UnknownNameError(f"unknown task {task!r}; known: {', '.join(sorted(tasks[space]))}")
     t = tasks[space][task]
     if not t.get("available_here", False):
         raise DataError(f"task {task} needs devices whose latency tables are not available here")
@@ -47,4 +48,4 @@ def default_knowledge(space: str, data: BenchmarkData | None, target: str) -> li
 def check_no_leak(target: str, knowledge: Sequence[str]) -> None:
     """Raise if the target device is among the knowledge devices."""
     if target in knowledge:
-        raise ValueError(f"target device {target} must not be a knowledge device")
+        raise InputError(f"target device {target} must not be a knowledge device")

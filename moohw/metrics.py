@@ -19,6 +19,8 @@ import numpy as np
 from pymoo.indicators.igd_plus import IGDPlus
 from scipy import stats
 
+from moohw.errors import InputError
+
 #: Percentile of the space's true accuracy used for the reference point.
 REF_ACCURACY_PERCENTILE = 15.0
 
@@ -30,7 +32,7 @@ def non_dominated(F: np.ndarray) -> np.ndarray:
     """
     F = np.asarray(F, dtype=np.float64)
     if F.ndim != 2:
-        raise ValueError(f"F must be 2-D (n, m), got shape {F.shape}")
+        raise InputError(f"F must be 2-D (n, m), got shape {F.shape}")
     if len(F) == 0:
         return np.zeros(0, dtype=bool)
     return np.asarray(moocore.is_nondominated(F, keep_weakly=True), dtype=bool)
@@ -105,7 +107,7 @@ class Scorer:
         acc = np.asarray(accuracy, dtype=np.float64)
         lat = np.asarray(latency_ms, dtype=np.float64)
         if acc.shape != lat.shape or acc.ndim != 1 or len(acc) == 0:
-            raise ValueError(f"accuracy {acc.shape} and latency {lat.shape} must be equal (N,)")
+            raise InputError(f"accuracy {acc.shape} and latency {lat.shape} must be equal (N,)")
         self.F_all = np.column_stack([-acc, lat])
         self.ref = reference_point(acc, lat)
         self.true_front = self.F_all[non_dominated(self.F_all)]
@@ -150,7 +152,7 @@ def monotonicity_matrix(
         Device names and the symmetric ``(d, d)`` correlation matrix.
     """
     if method not in ("spearman", "kendall"):
-        raise ValueError(f"method must be spearman or kendall, got {method!r}")
+        raise InputError(f"method must be spearman or kendall, got {method!r}")
     names = list(latencies)
     corr = spearman if method == "spearman" else kendall
     M = np.eye(len(names))

@@ -13,6 +13,7 @@ import numpy as np
 
 from moohw.data import BenchmarkData
 from moohw.devices import Device, get_device
+from moohw.errors import InputError
 from moohw.metrics import monotonicity_matrix, spearman
 from moohw.spaces import SearchSpace
 
@@ -29,13 +30,13 @@ def collect_latencies(
     devices = [get_device(n, space, data) for n in names]
     for d in devices:
         if not d.exact:
-            raise ValueError(f"device {d.name} is measured live; monotonicity needs tables")
+            raise InputError(f"device {d.name} is measured live; monotonicity needs tables")
     covs = [d.coverage() for d in devices]
     if space.enumerable:
         X = space.enumerate()
     else:  # e.g. FBNet: the union of the tables' architectures
         if any(c is None for c in covs):
-            raise ValueError(f"{space.name} is not enumerable: every device needs a table")
+            raise InputError(f"{space.name} is not enumerable: every device needs a table")
         rows = np.vstack([c for c in covs if c is not None])
         _, first = np.unique(rows, axis=0, return_index=True)
         X = rows[np.sort(first)]

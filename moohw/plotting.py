@@ -22,6 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from moohw.data import BenchmarkData
+from moohw.errors import InputError
 from moohw.runs import safe_name
 from moohw.summary import MIN_SEEDS, mean_interval
 
@@ -263,7 +264,7 @@ def _budget_for(sub: pd.DataFrame, budget: int | None) -> int:
         return int(sub["budget"].max())
     have = sorted(int(b) for b in sub["budget"].unique())
     if budget not in have:
-        raise ValueError(
+        raise InputError(
             f"--budget {budget}: no runs with that budget; budgets here: "
             + ", ".join(map(str, have))
         )
@@ -360,7 +361,7 @@ def median_attainment(fronts: Sequence[np.ndarray], percentile: float = MEDIAN) 
     """
     n = len(fronts)
     if n == 0:
-        raise ValueError("need at least one front")
+        raise InputError("need at least one front")
     kept = [np.asarray(f, float).reshape(-1, 2) for f in fronts if len(f)]
     if len(kept) < np.ceil(n * percentile / 100.0 - 1e-9) or not kept:
         return np.zeros((0, 2))
@@ -501,7 +502,7 @@ def plot_run_dir(
         raise FileNotFoundError(f"{res} not found; run `moohw compare --out {root}` first")
     df = pd.read_csv(res)
     if df.empty:
-        raise ValueError(f"{res} has no rows")
+        raise InputError(f"{res} has no rows")
     made = []
     if df["hv_ratio"].notna().any():
         made.append(hv_vs_budget(df, root / "hv_vs_budget.png"))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from moohw.errors import InputError
 from moohw.metrics import non_dominated
 from moohw.spaces.nb201 import NB201_EDGES
 
@@ -41,7 +42,7 @@ def check_max_latency(max_latency_ms: float | None) -> float | None:
         return None
     v = float(max_latency_ms)
     if not math.isfinite(v) or v <= 0:
-        raise ValueError(f"--max-latency must be a number of ms > 0, got {max_latency_ms!r}")
+        raise InputError(f"--max-latency must be a number of ms > 0, got {max_latency_ms!r}")
     return v
 
 
@@ -109,7 +110,7 @@ def knee_index(F: np.ndarray) -> int:
     """
     F = np.asarray(F, dtype=np.float64).reshape(-1, 2)
     if len(F) == 0:
-        raise ValueError("the front is empty: no knee")
+        raise InputError("the front is empty: no knee")
     span = F.max(axis=0) - F.min(axis=0)
     Z = (F - F.min(axis=0)) / np.where(span > 0, span, 1.0)
     total = Z.sum(axis=1)
@@ -144,11 +145,11 @@ def parse_pick(text: str) -> PickRule:
         try:
             cap = check_max_latency(float(ms))
         except ValueError:
-            raise ValueError(f"--pick under:MS needs a latency in ms > 0, got {text!r}") from None
+            raise InputError(f"--pick under:MS needs a latency in ms > 0, got {text!r}") from None
         return PickRule("under", cap)
     if t in PICKS and t != "under:MS":
         return PickRule(t)
-    raise ValueError(f"unknown pick {text!r}; valid: {', '.join(PICKS)}")
+    raise InputError(f"unknown pick {text!r}; valid: {', '.join(PICKS)}")
 
 
 def quality_column(front: pd.DataFrame) -> str:
@@ -185,7 +186,7 @@ def pick(front: pd.DataFrame, rule: PickRule | str) -> pd.DataFrame:
     """
     r = parse_pick(rule) if isinstance(rule, str) else rule
     if len(front) == 0:
-        raise ValueError("the declared front is empty: nothing to pick")
+        raise InputError("the declared front is empty: nothing to pick")
     front = front.sort_values("latency_ms", kind="stable")
     if r.kind == "front":
         return front
@@ -199,7 +200,7 @@ def pick(front: pd.DataFrame, rule: PickRule | str) -> pd.DataFrame:
         assert r.max_latency_ms is not None
         cand = cand[cand["latency_ms"] <= r.max_latency_ms]
         if not len(cand):
-            raise ValueError(
+            raise InputError(
                 f"no network on the front is under {r.max_latency_ms:g} ms; the fastest "
                 f"measures {front['latency_ms'].min():.4g} ms"
             )

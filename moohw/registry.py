@@ -7,17 +7,12 @@ raises a ``KeyError`` that lists the known names. Nothing is read from disk at i
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
+
+from moohw.errors import UnknownNameError
 
 T = TypeVar("T")
 F = TypeVar("F", bound=Callable[..., object])
-
-
-class UnknownNameError(KeyError):
-    """An unknown registry name; the message lists the valid names."""
-
-    def __str__(self) -> str:  # KeyError quotes its argument; we want a readable line
-        return str(self.args[0])
 
 
 class Registry(Generic[T]):
@@ -31,9 +26,16 @@ class Registry(Generic[T]):
         self.kind = kind
         self._factories: dict[str, Callable[..., T]] = {}
         self._help: dict[str, str] = {}
+        self._info: dict[str, Any] = {}
 
-    def register(self, name: str, help: str = "") -> Callable[[F], F]:
+    def register(self, name: str, help: str = "", info: Any = None) -> Callable[[F], F]:
         """Decorator registering ``factory`` under ``name``.
+
+        Args:
+            name: The name users select the entry by.
+            help: One-line description (default: the factory's first docstring line).
+            info: Metadata the registry's users read with :meth:`info` (e.g. an algorithm's
+                properties and typed options).
 
         Raises:
             ValueError: if ``name`` is already registered.
@@ -45,6 +47,7 @@ class Registry(Generic[T]):
             self._factories[name] = factory  # type: ignore[assignment]
             doc = help or (factory.__doc__ or "").strip().splitlines()[0:1]
             self._help[name] = doc if isinstance(doc, str) else (doc[0] if doc else "")
+            self._info[name] = info
             return factory
 
         return deco
@@ -66,6 +69,11 @@ class Registry(Generic[T]):
         self.get(name)
         return self._help[name]
 
+    def info(self, name: str) -> Any:
+        """The metadata registered with ``name`` (``None`` if none was given)."""
+        self.get(name)
+        return self._info[name]
+
     def names(self) -> list[str]:
         """Sorted registered names."""
         return sorted(self._factories)
@@ -75,3 +83,6 @@ class Registry(Generic[T]):
 
     def __iter__(self) -> Iterator[str]:
         return iter(self.names())
+
+
+__all__ = ["Registry", "UnknownNameError"]

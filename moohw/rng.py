@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from moohw.errors import InputError
+
 SeedLike = int | np.random.Generator | None
 
 
@@ -12,5 +14,5 @@ def as_generator(seed: SeedLike) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is not None and (not isinstance(seed, int | np.integer) or seed < 0):
-        raise ValueError(f"seed must be a non-negative int, a Generator or None, got {seed!r}")
+        raise InputError(f"seed must be a non-negative int, a Generator or None, got {seed!r}")
     return np.random.default_rng(seed)

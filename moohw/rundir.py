@@ -26,6 +26,7 @@ import pandas as pd
 
 from moohw.accuracy import DEFAULT_ACCURACY, BenchmarkAccuracy
 from moohw.data import BenchmarkData, DataError
+from moohw.errors import InputError
 from moohw.recommend import capped_front, nb201_cell_kind
 from moohw.runs import RunResult
 from moohw.spaces import get_space
@@ -82,9 +83,9 @@ def _read_json(path: Path) -> dict[str, Any]:
         msg = f"{path} not found: is {path.parent} a `moohw optimize` folder?"
         raise FileNotFoundError(msg) from None
     except json.JSONDecodeError as e:
-        raise ValueError(f"{path} is not valid JSON: {e}") from None
+        raise InputError(f"{path} is not valid JSON: {e}") from None
     if not isinstance(out, dict):
-        raise ValueError(f"{path} must hold a JSON object")
+        raise InputError(f"{path} must hold a JSON object")
     return out
 
 

@@ -7,6 +7,7 @@ the budget; cheap queries (proxy scores, predictions) are counted separately wit
 
 from __future__ import annotations
 
+import json
 import platform
 import re
 from collections.abc import Callable
@@ -19,6 +20,7 @@ import pandas as pd
 
 from moohw.data import BenchmarkData
 from moohw.devices import Device
+from moohw.errors import InputError
 from moohw.metrics import non_dominated
 from moohw.spaces import SearchSpace
 
@@ -165,7 +167,7 @@ class RunResult:
     space: str
     proxy: str
     seed: int
-    budget: int
+    budget: int | None  # None: unlimited (stored as null in run.json)
     X: np.ndarray
     F: np.ndarray
     front: np.ndarray
@@ -174,7 +176,7 @@ class RunResult:
     cheap_queries: dict[str, int]
     cheap_cost_s: dict[str, float]
     wall_time_s: float
-    queries: list[Query] = field(repr=False)
+    queries: tuple[Query, ...] = field(repr=False)
     options: dict[str, Any] = field(default_factory=dict)
     restricted_to: int | None = None  # number of covered candidates when the device is partial
     scores: dict[str, float] = field(default_factory=dict)
@@ -185,6 +187,86 @@ class RunResult:
     info: dict[str, Any] = field(default_factory=dict)  # what the algorithm decided (JSON-ready)
     max_latency_ms: float | None = None  # latency cap the declared front was cut at (issue 14)
 
+    def __post_init__(self) -> None:
+        # Frozen means frozen: read-only arrays and private copies of the containers, so neither
+        # the producer nor a consumer can change a finished record.
+        for name in ("X", "F", "front"):
+            a = np.array(getattr(self, name), copy=True)
+            a.setflags(write=False)
+            object.__setattr__(self, name, a)
+        object.__setattr__(self, "queries", tuple(self.queries))
+        for name in ("cheap_queries", "cheap_cost_s", "options", "scores", "info"):
+            object.__setattr__(self, name, dict(getattr(self, name)))
+
+    @classmethod
+    def load(cls, run_dir: str | Path) -> RunResult:
+        """Read a run written by :func:`write_run` (``run.json``, ``evaluations.csv``).
+
+        Raises:
+            FileNotFoundError: if ``run_dir`` has no ``run.json``.
+            InputError: if the record is not a moohw run record.
+        """
+        from moohw.spaces import get_space
+
+        run_dir = Path(run_dir)
+        path = run_dir / "run.json"
+        if not path.is_file():
+            raise FileNotFoundError(f"{run_dir} has no run.json (not a moohw run folder)")
+        try:
+            rec = json.loads(path.read_text())
+            space = get_space(rec["space"])
+        except (json.JSONDecodeError, KeyError, TypeError) as e:
+            raise InputError(f"{path} is not a moohw run record: {e}") from None
+        ev_path = run_dir / "evaluations.csv"
+        ev = pd.read_csv(ev_path) if ev_path.is_file() and ev_path.stat().st_size > 1 else None
+        queries: list[Query] = []
+        X = np.zeros((0, space.n_var), dtype=np.int64)
+        F = np.zeros((0, 2))
+        if ev is not None and len(ev):
+            queries = [
+                Query(
+                    str(r["arch_str"]),
+                    str(r["kind"]),
+                    float(r["latency_ms"]),
+                    float(r["proxy"]),
+                    float(r["cost_s"]),
+                )
+                for r in ev.to_dict("records")
+            ]
+            paid = ev[ev["kind"] == "target"]
+            X = space.from_str(paid["arch_str"].astype(str).tolist())
+            F = np.column_stack(
+                [-paid["proxy"].to_numpy(float), paid["latency_ms"].to_numpy(float)]
+            )
+        taken = rec.get("measurements_taken")
+        from_store = rec.get("measurements_from_store") or 0
+        n_target = int(rec.get("n_target_measurements", len(X)))
+        live = from_store > 0 or (taken is not None and taken != n_target)
+        scores = {k: float(rec[k]) for k in SCORE_KEYS if k in rec}
+        return cls(
+            algo=rec["algo"],
+            device=rec["device"],
+            space=rec["space"],
+            proxy=rec["proxy"],
+            seed=int(rec["seed"]),
+            budget=_budget_from_record(rec.get("budget")),
+            X=X,
+            F=F,
+            front=declared_front(F),
+            n_target_measurements=n_target,
+            n_reused=int(rec.get("measurements_reused", 0)) - int(from_store),
+            cheap_queries={k: int(v) for k, v in rec.get("cheap_queries", {}).items()},
+            cheap_cost_s={k: float(v) for k, v in rec.get("cheap_cost_s", {}).items()},
+            wall_time_s=float(rec.get("wall_time_s", float("nan"))),
+            queries=tuple(queries),
+            options=dict(rec.get("options", {})),
+            restricted_to=rec.get("restricted_to_covered"),
+            scores=scores,
+            measurements_taken=taken if live else None,
+            measurements_from_store=from_store if live else None,
+            info=dict(rec.get("info", {})),
+        )
+
     @property
     def front_X(self) -> np.ndarray:
         """Declared-front architectures ``(k, n_var)``."""
@@ -194,6 +276,15 @@ class RunResult:
     def front_F(self) -> np.ndarray:
         """Declared-front objectives ``(k, 2)``."""
         return self.F[self.front]
+
+
+#: Scores a run record may carry (``run.json`` top level).
+SCORE_KEYS = ("hv_ratio", "igd_plus", "ceiling_hv_ratio")
+
+
+def _budget_from_record(value: Any) -> int | None:
+    # Records written before 0.2 stored an unlimited budget as -1.
+    return None if value is None or int(value) < 0 else int(value)
 
 
 def safe_name(name: str) -> str:

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from moohw.errors import UnknownNameError
+
 #: Fewest seeds an interval is computed from; below it ``ci_low``/``ci_high`` are NaN.
 MIN_SEEDS = 3
 #: How the intervals are computed (written to ``summary.csv``).
@@ -191,7 +193,9 @@ def best_methods(
     """
     col = f"{metric}_mean"
     if col not in summary.columns:
-        raise KeyError(f"summary has no {col!r} column; summarize it with metric={metric!r}")
+        raise UnknownNameError(
+            f"summary has no {col!r} column; summarize it with metric={metric!r}"
+        )
     rows = []
     for (dev, bud), g in summary.groupby(["device", "budget"], sort=False):
         g = g[np.isfinite(g[col].to_numpy(dtype=float))]

@@ -8,7 +8,8 @@ import numpy as np
 from pymoo.core.problem import Problem
 
 from moohw.devices import Device
-from moohw.metrics import non_dominated
+from moohw.errors import BudgetError, InputError
+from moohw.metrics import non_dominated, reference_point
 from moohw.proxies import AccuracyProxy
 from moohw.rng import SeedLike, as_generator
 from moohw.runs import Ledger
@@ -40,7 +41,7 @@ class HWNASProblem(Problem):
         max_latency_ms: float | None = None,
     ) -> None:
         if device.space != space or proxy.space != space:
-            raise ValueError(
+            raise InputError(
                 f"space mismatch: problem {space.name}, device {device.space.name}, "
                 f"proxy {proxy.space.name}"
             )
@@ -56,8 +57,17 @@ class HWNASProblem(Problem):
         self.space = space
         self.device = device
         self.proxy = proxy
-        self.ledger = Ledger(space, device, budget)
         cov = device.coverage()
+        n_cand = space.size if cov is None else len(cov)
+        if budget is not None and (
+            isinstance(budget, bool) or not isinstance(budget, int | np.integer) or budget < 1
+        ):
+            raise BudgetError(f"budget must be an int >= 1 target measurements, got {budget!r}")
+        if budget is not None and budget > n_cand:
+            raise BudgetError(
+                f"budget {budget} exceeds the {n_cand} candidate architectures on {device.name}"
+            )
+        self.ledger = Ledger(space, device, budget)
         self._candidates: np.ndarray | None = cov
         if cov is None and not space.enumerable:
             self._candidates = None
@@ -120,9 +130,23 @@ class HWNASProblem(Problem):
         Only for devices whose latency is free to read (tables, synthetic devices).
         """
         if not self.device.exact:
-            raise ValueError(f"device {self.device.name} is measured; its exact front is unknown")
+            raise InputError(f"device {self.device.name} is measured; its exact front is unknown")
         X = self.candidates()
         return X, np.column_stack([-self.proxy.score(X), self.device.latency_ms(X)])
+
+    def _calc_pareto_front(self, *args: Any, **kwargs: Any) -> np.ndarray:
+        # pymoo's hook behind ``problem.pareto_front()``: the exact front ``(k, 2)``.
+        return self.exact_front()[1]
+
+    def ref_point(self) -> np.ndarray:
+        """The hypervolume reference point ``(2,)`` of this problem's objectives.
+
+        :func:`moohw.metrics.reference_point` (the one definition, DESIGN.md) applied to the
+        proxy score and latency in ms over every candidate: ``(-p15(proxy), max latency_ms)``.
+        Only for devices whose latency is free to read.
+        """
+        _, F = self.exact_objectives()
+        return reference_point(-F[:, 0], F[:, 1])
 
     def exact_front(self) -> tuple[np.ndarray, np.ndarray]:
         """The exact Pareto set and front ``(X, F)`` under (proxy, latency), by enumeration."""

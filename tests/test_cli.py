@@ -98,6 +98,12 @@ def test_optimize_tabular_is_scored(tmp_path, data):
         (["optimize", "--device", "gpu:9"], "unknown device kind 'gpu'"),
         (["optimize", "--space", "darts"], "unknown space 'darts'"),
         (["optimize", "--budget", "-1"], "--budget must be >= 1"),
+        (["optimize", "--budget", "0"], "--budget must be >= 1"),
+        (["optimize", "--device", "synthetic:1", "--budget", "20000"], "exceeds the 15625"),
+        (["optimize", "--algo", "nsga2", "-o", "pop_size=abc"], "pop_size of nsga2 must be"),
+        (["optimize", "--algo", "random", "-o", "foo=bar"], "valid options: batch_size"),
+        (["optimize", "--algo", "mfbo", "-o", "cheap_share=abc"], "cheap_share of mfbo"),
+        (["optimize", "--algo", "oneproxy", "-o", "threshold=abc"], "threshold of oneproxy"),
         (["optimize", "--proxy", "vibes"], "unknown proxy 'vibes'"),
         (["optimize", "--device", "csv:missing.csv"], "does not exist"),
         (["compare", "--budgets", "10,x"], "expected int"),
@@ -172,3 +178,30 @@ def test_listing_commands(data):
     assert res.exit_code == 0 and "help:pixel3" in res.output
     assert "nsga2" in runner.invoke(app, ["algorithms"]).output
     assert "15,625" in runner.invoke(app, ["spaces"]).output
+
+
+def test_library_bug_is_one_line_exit_1_and_debug_shows_it(monkeypatch, tmp_path):
+    # Regression (issue 15): a bare KeyError from library code used to print as a "user error"
+    # (exit 2). Only moohw's own errors are user errors now.
+    import moohw.algorithms as algos
+
+    def broken(*args, **kwargs):
+        raise KeyError("internal table lookup")
+
+    monkeypatch.setattr(algos, "search", broken)
+    monkeypatch.chdir(tmp_path)
+    args = ["optimize", "--device", "synthetic:1", "--budget", "5"]
+    res = runner.invoke(app, args)
+    assert res.exit_code == 1
+    lines = res.output.strip().splitlines()
+    assert len(lines) == 1 and "rerun with --debug for the traceback" in lines[0]
+    assert "KeyError" in lines[0] and "Traceback" not in res.output
+    dbg = runner.invoke(app, ["--debug", *args])
+    assert dbg.exit_code == 1 and isinstance(dbg.exception, KeyError)
+
+
+def test_algorithms_lists_typed_options():
+    res = runner.invoke(app, ["algorithms"], env={"COLUMNS": "250"})
+    assert res.exit_code == 0
+    assert "pop_size: int = None" in res.output and "knowledge: list[str]" in res.output
+    assert "seed-independent" in res.output

@@ -7,10 +7,12 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from moohw.algorithms import ALGORITHMS, search
+from moohw.algorithms import search
 from moohw.algorithms.anytime import PaidSnapshot, is_budget_agnostic, prefix_runs, snapshot_at
+from moohw.algorithms.api import available_algorithms
 from moohw.algorithms.grid import RESULT_COLUMNS, make_cells, plan_units, run_grid
 
+from moohw.spaces import get_space
 from moohw.summary import best_methods, summarize
 
 # Columns that legitimately differ between a prefix row and a separate run's row.
@@ -42,7 +44,7 @@ def _grid(cells, out, **kw):
 def test_random_prefix_rows_equal_separate_runs(tmp_path):
     # Budgets that are not multiples of random's batch of 10 included: the prefix property must
     # hold for any K, not only at batch boundaries.
-    cells = make_cells(["random"], ["synthetic:1"], [0, 7, 10, 25, 40], [0, 3])
+    cells = make_cells(["random"], ["synthetic:1"], [1, 7, 10, 25, 40], [0, 3])
     units = plan_units(cells)
     assert len(units) == 2 and all(u.anytime and len(u.cells) == 5 for u in units)
     anytime = _grid(cells, tmp_path / "a")
@@ -69,7 +71,7 @@ def test_random_prefix_scores_equal_separate_runs(tmp_path, data):
     # from the declared front; measured 0.856 -> 0.622 on edgegpu, seed 0, K 10 -> 20)
 
 
-@pytest.mark.parametrize("algo", [a for a in ALGORITHMS.names() if is_budget_agnostic(a, 15)])
+@pytest.mark.parametrize("algo", [a for a in available_algorithms() if is_budget_agnostic(a)])
 def test_budget_agnostic_claim_holds(algo):
     # Contract for every algorithm declaring budget_agnostic = True: with the same seed, the run
     # at a smaller budget measures exactly the first K architectures of the larger run.
@@ -178,3 +180,28 @@ def test_ray_backend_matches_local(tmp_path):
     cols = [c for c in RESULT_COLUMNS if c != "wall_time_s"]
     pd.testing.assert_frame_equal(local[cols], remote[cols])
     _same_runs(local, remote, cells)
+
+
+def test_seed_independent_method_runs_once_per_device_and_budget(tmp_path):
+    # The controller's run does not depend on the seed (registry metadata): one run per
+    # (device, K), its row copied to every seed and marked; the copies equal real runs.
+    from moohw.algorithms.grid import seed_independent_savings
+
+    cells = make_cells(["controller", "random"], ["synthetic:1"], [5], [0, 1, 2])
+    units = plan_units(cells)
+    ctrl = [u for u in units if u.cells[0].algo == "controller"]
+    assert len(ctrl) == 1 and ctrl[0].same_run and len(ctrl[0].cells) == 3
+    df = _grid(cells, tmp_path / "g")
+    c = df[df.algo == "controller"]
+    assert c["seed_independent"].all() and not df[df.algo == "random"]["seed_independent"].any()
+    assert sorted(c.seed) == [0, 1, 2] and c["n_front"].nunique() == 1
+    real = search("controller", "synthetic:1", 5, seed=2)
+    copied = pd.read_csv(tmp_path / "g" / "runs" / cells[2].slug / "front.csv")
+    assert copied["arch_str"].tolist() == get_space("nb201").to_str(real.front_X)
+    n, secs = seed_independent_savings(df)
+    assert n == 2 and secs == pytest.approx(2 * float(c["wall_time_s"].iloc[0]))
+    separate = _grid(cells, tmp_path / "s", once_per_seed=False)
+    cols = ["n_target_measurements", "n_front", "cheap_queries"]
+    a = df[df.algo == "controller"].sort_values("seed")[cols].to_numpy()
+    b = separate[separate.algo == "controller"].sort_values("seed")[cols].to_numpy()
+    assert np.array_equal(a, b)

@@ -57,3 +57,21 @@ def test_partial_device_restricts_problem(nb201, data):
 def test_space_mismatch_raises(nb201, fbnet):
     with pytest.raises(ValueError, match="space mismatch"):
         HWNASProblem(nb201, get_device("synthetic:0", fbnet), get_proxy("params", nb201))
+
+
+def test_problem_carries_its_front_and_reference_point(nb201):
+    from moohw.problems import HWNASProblem
+
+    from moohw.devices import get_device
+    from moohw.metrics import hypervolume, reference_point
+    from moohw.proxies import get_proxy
+
+    p = HWNASProblem(nb201, get_device("synthetic:1", nb201), get_proxy("params", nb201), 10)
+    PF = p.pareto_front()  # pymoo's hook, the exact front
+    # pymoo may reorder and drop duplicate points: compare the sets of points
+    assert PF.shape[1] == 2
+    assert np.array_equal(np.unique(PF, axis=0), np.unique(p.exact_front()[1], axis=0))
+    _, F = p.exact_objectives()
+    ref = p.ref_point()
+    assert np.array_equal(ref, reference_point(-F[:, 0], F[:, 1]))
+    assert ref[1] == F[:, 1].max() and hypervolume(PF, ref) > 0

@@ -33,6 +33,7 @@ from moohw.algorithms.controller.incontext import LatencyPrior
 from moohw.algorithms.controller.policy import ScoringPolicy
 
 from moohw.devices.prior import SyntheticPrior
+from moohw.errors import InputError
 from moohw.proxies import get_proxy
 from moohw.spaces import NB201Space
 
@@ -51,7 +52,7 @@ def load_prior(folder: str | Path = SHIPPED) -> SyntheticPrior:
     return SyntheticPrior.from_json(f.read_text())
 
 
-class UnsafeCheckpointError(ValueError):
+class UnsafeCheckpointError(InputError):
     """A checkpoint file that is not plain tensor data (it could run code when unpickled)."""
 
 
@@ -72,7 +73,7 @@ def _load_tensors(f: Path, keys: tuple[str, ...]) -> dict[str, Any]:
             f"refused to load {f}: not plain tensor data ({what}); {_LEGACY_HINT}"
         ) from None
     if not isinstance(blob, dict) or any(k not in blob for k in keys):
-        raise ValueError(f"malformed checkpoint {f}: expected a dict with keys {', '.join(keys)}")
+        raise InputError(f"malformed checkpoint {f}: expected a dict with keys {', '.join(keys)}")
     return blob
 
 
@@ -81,7 +82,7 @@ def _load_state(module: torch.nn.Module, state: Any, f: Path) -> None:
         module.load_state_dict(state)
     except (RuntimeError, TypeError, AttributeError) as e:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise ValueError(f"malformed checkpoint {f}: {first}") from None
+        raise InputError(f"malformed checkpoint {f}: {first}") from None
 
 
 @dataclass(frozen=True)
@@ -118,9 +119,9 @@ def _read_json(f: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise FileNotFoundError(f"no training record at {f}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ValueError(f"malformed checkpoint record {f}: {e}") from None
+        raise InputError(f"malformed checkpoint record {f}: {e}") from None
     if not isinstance(meta, dict):
-        raise ValueError(f"malformed checkpoint record {f}: expected a JSON object")
+        raise InputError(f"malformed checkpoint record {f}: expected a JSON object")
     return meta
 
 
@@ -166,7 +167,7 @@ def load_faithful_model(folder: str = str(SHIPPED)) -> Any:
     meta = _read_json(Path(folder) / "faithful.json")
     ppo = meta.get("config", {}).get("ppo")
     if not isinstance(ppo, dict):
-        raise ValueError(
+        raise InputError(
             f"malformed checkpoint record {Path(folder) / 'faithful.json'}: no config.ppo"
         )
     model = build_faithful_ppo(ppo)
@@ -271,9 +272,9 @@ def pretrain(
         The path of the written model file.
     """
     if variant not in VARIANTS:
-        raise ValueError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
+        raise InputError(f"variant must be one of {', '.join(VARIANTS)}, got {variant!r}")
     if steps is not None and steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
+        raise InputError(f"steps must be >= 1, got {steps}")
     prior = prior if prior is not None else load_prior()
     folder = Path(out)
     folder.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,8 @@ cycles between a few cells), and the walk stops when the budget is spent or afte
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ import numpy as np
 from moohw.algorithms.controller.env import N_EDGES, N_OPS, HWNASEnv
 
 from moohw.devices.prior import PriorDevice, SyntheticPrior
+from moohw.errors import InputError
 from moohw.spaces import NB201Space
 
 #: The paper's PPO settings.
@@ -50,6 +52,29 @@ class _RandomLengthEnv(HWNASEnv):
         return obs, info
 
 
+@contextmanager
+def confined_global_state() -> Iterator[None]:
+    """Restore Python's, NumPy's and torch's global RNG states and torch's thread count on exit.
+
+    stable-baselines3's ``PPO(seed=)`` seeds ``random``, ``np.random`` and ``torch`` globally,
+    and training runs on one thread; neither may leak into the caller's process.
+    """
+    import random
+
+    import torch
+
+    npy = np.random.get_state()  # noqa: NPY002 (saved to be restored, not used)
+    py, th = random.getstate(), torch.get_rng_state()
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        random.setstate(py)
+        np.random.set_state(npy)  # noqa: NPY002
+        torch.set_rng_state(th)
+        torch.set_num_threads(threads)
+
+
 def train_faithful(
     prior: SyntheticPrior,
     steps: int = 100_000,
@@ -62,8 +87,20 @@ def train_faithful(
     from stable_baselines3.common.callbacks import BaseCallback
 
     if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    torch.set_num_threads(1)
+        raise InputError(f"steps must be >= 1, got {steps}")
+    with confined_global_state():
+        torch.set_num_threads(1)
+        return _train(prior, steps, seed, progress, PPO, BaseCallback)
+
+
+def _train(
+    prior: SyntheticPrior,
+    steps: int,
+    seed: int,
+    progress: Callable[[int], None] | None,
+    PPO: Any,
+    BaseCallback: Any,
+) -> Any:
     env = _RandomLengthEnv(device_sampler=_sampler(prior))
     env.reset(seed=seed)
 

@@ -1,7 +1,8 @@
 """Deployment of the pre-trained controllers as pymoo Algorithms (one measurement per iteration).
 
-Both read only what the ledger has measured on the target: its latency table is never looked
-at. Adaptation is in context (the probes so far); no weight changes at deployment.
+Both read only the latencies told back to them (the evaluated population pymoo hands
+back): the target's latency table is never looked at. Adaptation is in context (the probes so
+far); no weight changes at deployment.
 """
 
 from __future__ import annotations
@@ -10,21 +11,28 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from moohw.algorithms.base import ArchiveAlgorithm
 from moohw.algorithms.controller.checkpoint import SHIPPED, load_default, load_faithful_model
 from moohw.algorithms.controller.env import N_OPS
 from moohw.algorithms.controller.faithful import observation
 from moohw.algorithms.controller.incontext import InContextLatency, cell_features
 from moohw.algorithms.controller.policy import ProbeState, choose
 from moohw.problems import HWNASProblem
-from pymoo.core.algorithm import Algorithm
 from pymoo.core.population import Population
+
+from moohw.errors import InputError
 
 #: Budget the policy assumes when the problem has none.
 DEFAULT_HORIZON = 50
 
 
-class _Sequential(Algorithm):
-    """Proposes one architecture per iteration; subclasses implement :meth:`_next`."""
+class _Sequential(ArchiveAlgorithm):
+    """Proposes one architecture per iteration; subclasses implement :meth:`_next`.
+
+    What was measured comes from the evaluated populations told back (``F[:, 1]`` is the
+    target latency in ms), never from the problem's ledger: a plain ask/tell loop that measures
+    outside the problem drives it the same way.
+    """
 
     def __init__(self, checkpoint: str | Path | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -33,45 +41,31 @@ class _Sequential(Algorithm):
 
     def _setup(self, problem: HWNASProblem, **kwargs: Any) -> None:
         if problem.space.name != "nb201":
-            raise ValueError(
+            raise InputError(
                 f"the controller is pre-trained for the nb201 space, not {problem.space.name}"
             )
+        super()._setup(problem, **kwargs)
         self._cand = problem.candidates()
         self._pos = {k: i for i, k in enumerate(problem.space.keys(self._cand))}
         self._seen = 0
 
     def _new_measurements(self) -> tuple[np.ndarray, np.ndarray]:
-        """Candidate indices and latencies measured since the last call."""
-        X, y = self.problem.ledger.measured()
+        """Candidate indices ``(m,)`` and latencies ``(m,)`` in ms told since the last call."""
+        X, F = self.told()
         keys = self.problem.space.keys(X[self._seen :]) if len(X) > self._seen else []
         idx = np.array([self._pos[k] for k in keys], dtype=np.int64)
-        new_y = y[self._seen :]
+        new_y = F[self._seen :, 1]
         self._seen = len(X)
         return idx, new_y
 
     def _next(self) -> int | None:
         raise NotImplementedError
 
-    def _propose(self) -> Population | None:
-        rem = self.problem.ledger.remaining
-        i = None if rem == 0 else self._next()
+    def _propose(self) -> Population:
+        i = self._next()
         if i is None:
-            self.termination.force_termination = True
-            return None
+            return Population.new(X=np.zeros((0, self.problem.n_var), dtype=np.int64))
         return Population.new(X=self._cand[i : i + 1])
-
-    def _initialize_infill(self) -> Population | None:
-        return self._propose()
-
-    def _initialize_advance(self, infills: Population | None = None, **kwargs: Any) -> None:
-        self.pop = infills
-
-    def _infill(self) -> Population | None:
-        return self._propose()
-
-    def _advance(self, infills: Population | None = None, **kwargs: Any) -> None:
-        if infills is not None and len(infills):
-            self.pop = Population.merge(self.pop, infills)
 
 
 class ControllerSearch(_Sequential):
@@ -124,7 +118,7 @@ class FaithfulControllerSearch(_Sequential):
     ) -> None:
         super().__init__(checkpoint, **kwargs)
         if max_steps_per_probe < 1:
-            raise ValueError(f"max_steps_per_probe must be >= 1, got {max_steps_per_probe}")
+            raise InputError(f"max_steps_per_probe must be >= 1, got {max_steps_per_probe}")
         self.max_steps_per_probe = max_steps_per_probe
 
     def _setup(self, problem: HWNASProblem, **kwargs: Any) -> None:

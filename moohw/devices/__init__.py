@@ -18,6 +18,7 @@ import pandas as pd
 from moohw.data import BenchmarkData, DataError
 from moohw.devices.base import Device, NotCoveredError, TabularDevice
 from moohw.devices.synthetic import SyntheticDevice
+from moohw.errors import InputError, UnknownNameError
 from moohw.registry import Registry
 from moohw.spaces import SearchSpace
 
@@ -40,19 +41,21 @@ def _bench_index(space: SearchSpace, data: BenchmarkData):  # type: ignore[no-un
         return data.nb201_index()
     if space.name == "fbnet":
         return data.fbnet_index()
-    raise ValueError(f"no benchmark index for space {space.name}")
+    raise InputError(f"no benchmark index for space {space.name}")
 
 
 @DEVICE_KINDS.register("help", "HELP latency table column, e.g. help:pixel3")
 def _help(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Device:
     name = f"help:{arg}"
     if space.name not in _HELP_FILES:
-        raise ValueError(f"HELP tables exist for {', '.join(_HELP_FILES)}, not {space.name}")
+        raise UnknownNameError(f"HELP tables exist for {', '.join(_HELP_FILES)}, not {space.name}")
     d = _need_data(data, name)
     df = d.table(_HELP_FILES[space.name])
     cols = [c for c in df.columns if c != "index"]
     if arg not in cols:
-        raise KeyError(f"unknown HELP device {arg!r} for {space.name}; known: {', '.join(cols)}")
+        raise UnknownNameError(
+            f"unknown HELP device {arg!r} for {space.name}; known: {', '.join(cols)}"
+        )
     archs = _bench_index(space, d).to_archs(df["index"].to_numpy())
     return TabularDevice(name, space, archs, df[arg].to_numpy(dtype=np.float64))
 
@@ -61,9 +64,11 @@ def _help(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Device:
 def _hwnasbench(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Device:
     name = f"hwnasbench:{arg}"
     if space.name != "nb201":
-        raise ValueError(f"{name} is an nb201 table, not {space.name}")
+        raise UnknownNameError(f"{name} is an nb201 table, not {space.name}")
     if arg not in _HWNASBENCH:
-        raise KeyError(f"unknown HW-NAS-Bench device {arg!r}; known: {', '.join(_HWNASBENCH)}")
+        raise UnknownNameError(
+            f"unknown HW-NAS-Bench device {arg!r}; known: {', '.join(_HWNASBENCH)}"
+        )
     d = _need_data(data, name)
     df = d.table("nb201/latency_hwnasbench.csv", (_HWNASBENCH[arg],))
     archs = d.nb201_index().to_archs(df["index"].to_numpy())
@@ -222,9 +227,9 @@ def _synthetic(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Devi
     try:
         seed = int(arg)
     except ValueError:
-        raise ValueError(f"synthetic device needs an integer seed, got {arg!r}") from None
+        raise UnknownNameError(f"synthetic device needs an integer seed, got {arg!r}") from None
     if seed < 0:
-        raise ValueError(f"synthetic device seed must be >= 0, got {seed}")
+        raise UnknownNameError(f"synthetic device seed must be >= 0, got {seed}")
     return SyntheticDevice(f"synthetic:{seed}", space, seed)
 
 
@@ -251,7 +256,7 @@ def get_device(name: str, space: SearchSpace, data: BenchmarkData | None = None)
     """
     kind, sep, arg = str(name).partition(":")
     if not sep or not arg:
-        raise KeyError(
+        raise UnknownNameError(
             f"device name {name!r} must look like kind:argument; kinds: "
             + ", ".join(DEVICE_KINDS.names())
         )

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from moohw.errors import InputError
 from moohw.spaces import SearchSpace
 
 
@@ -115,13 +116,13 @@ class TabularDevice(Device):
         archs = space.validate(archs)
         lat = np.asarray(latency_ms, dtype=np.float64)
         if lat.shape != (len(archs),):
-            raise ValueError(f"latency shape {lat.shape} does not match {len(archs)} archs")
+            raise InputError(f"latency shape {lat.shape} does not match {len(archs)} archs")
         ok = np.isfinite(lat)
         if (lat[ok] < 0).any():
-            raise ValueError(f"device {name}: negative latency in table")
+            raise InputError(f"device {name}: negative latency in table")
         archs, lat = archs[ok], lat[ok]
         if len(archs) == 0:
-            raise ValueError(f"device {name}: table has no latency values")
+            raise InputError(f"device {name}: table has no latency values")
         self.cost_s = cost_s
         self._archs = archs
         self._dense: np.ndarray | None = None
@@ -132,7 +133,7 @@ class TabularDevice(Device):
         else:
             self._lookup = dict(zip(space.keys(archs), lat.tolist()))
             if len(self._lookup) != len(archs):
-                raise ValueError(f"device {name}: table has duplicate architectures")
+                raise InputError(f"device {name}: table has duplicate architectures")
         self._full = space.enumerable and len(archs) == space.size
 
     def _latency_ms(self, X: np.ndarray) -> np.ndarray:

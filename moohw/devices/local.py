@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 import numpy as np
 
 from moohw.devices.base import Device
+from moohw.errors import InputError
 from moohw.measure.fingerprint import fingerprint, hardware_info, hostname
 from moohw.measure.protocol import MeasureError, Measurement, Protocol
 from moohw.measure.store import MeasurementStore
@@ -74,9 +75,9 @@ class LiveDevice(Device):
     ) -> None:
         super().__init__(name, space)
         if space.name != "nb201":
-            raise ValueError(f"live devices measure NB201 networks; space {space.name} has none")
+            raise InputError(f"live devices measure NB201 networks; space {space.name} has none")
         if dataset not in _DATASETS:
-            raise ValueError(f"unknown dataset {dataset!r}; known: {', '.join(_DATASETS)}")
+            raise InputError(f"unknown dataset {dataset!r}; known: {', '.join(_DATASETS)}")
         self.protocol = protocol
         self.dataset = dataset
         self.store = store
@@ -223,13 +224,13 @@ def parse_live_options(arg: str, kind: str = "local") -> tuple[str, Protocol, st
     try:
         pairs = parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query))
     except ValueError:
-        raise ValueError(
+        raise InputError(
             f"bad options {query!r} in {kind}:{arg}; expected key=value&... with keys "
             + ", ".join(LIVE_OPTIONS)
         ) from None
     keys = [k for k, _ in pairs]
     if len(set(keys)) != len(keys):
-        raise ValueError(f"repeated option in {kind}:{arg}")
+        raise InputError(f"repeated option in {kind}:{arg}")
     types = {f.name: f.type for f in fields(Protocol)}
     kwargs: dict[str, Any] = {}
     dataset = "cifar10"
@@ -238,7 +239,7 @@ def parse_live_options(arg: str, kind: str = "local") -> tuple[str, Protocol, st
             dataset = v
             continue
         if k not in _OPTION_FIELDS:
-            raise ValueError(
+            raise InputError(
                 f"unknown option {k!r} in {kind}:{arg}; known: {', '.join(LIVE_OPTIONS)}"
             )
         fname = _OPTION_FIELDS[k]
@@ -249,16 +250,16 @@ def parse_live_options(arg: str, kind: str = "local") -> tuple[str, Protocol, st
                 kwargs[fname] = float(v)
             elif types[fname] in ("bool", bool):
                 if v.lower() not in ("0", "1", "true", "false"):
-                    raise ValueError(v)
+                    raise InputError(v)
                 kwargs[fname] = v.lower() in ("1", "true")
             else:
                 kwargs[fname] = v
         except ValueError:
-            raise ValueError(
+            raise InputError(
                 f"option {k}={v!r} in {kind}:{arg} needs a {types[fname]} value"
             ) from None
     if dataset not in _DATASETS:
-        raise ValueError(
+        raise InputError(
             f"unknown dataset {dataset!r} in {kind}:{arg}; known: {', '.join(_DATASETS)}"
         )
     return target, Protocol(**kwargs), dataset
@@ -294,7 +295,7 @@ def local_device(
     """
     target, protocol, dataset = parse_live_options(arg, "local")
     if target not in ("cpu", "cuda"):
-        raise ValueError(f"unknown local device {target!r}; known: cpu, cuda")
+        raise InputError(f"unknown local device {target!r}; known: cpu, cuda")
     protocol = replace(protocol, device=target)
     return LocalDevice(
         space, protocol, dataset, store if store is not None else MeasurementStore()

@@ -27,6 +27,7 @@ import numpy as np
 
 from moohw.devices.base import Device
 from moohw.devices.synthetic import truncated_normal
+from moohw.errors import InputError
 from moohw.metrics import spearman
 from moohw.predictors.base import DeviceData
 from moohw.predictors.features import one_hot, op_counts
@@ -114,9 +115,9 @@ def fit_prior(
         widen: Factor on the across-device standard deviation of each op cost.
     """
     if space.name != "nb201":
-        raise ValueError(f"the synthetic prior is defined for nb201, not {space.name}")
+        raise InputError(f"the synthetic prior is defined for nb201, not {space.name}")
     if len(knowledge) < 2:
-        raise ValueError("fit_prior needs at least two knowledge devices")
+        raise InputError("fit_prior needs at least two knowledge devices")
     costs, prune, launch, pos, noise = [], [], [], [], []
     for d in knowledge.values():
         X, y = space.validate(d.X), np.asarray(d.latency_ms, float)
@@ -169,7 +170,7 @@ class PriorDevice(Device):
     ) -> None:
         super().__init__(name, space)
         if space.name != "nb201":
-            raise ValueError(f"prior devices are defined for nb201, not {space.name}")
+            raise InputError(f"prior devices are defined for nb201, not {space.name}")
         rng = as_generator(seed)
         mean, std = np.array(prior.op_mean), np.array(prior.op_std)
         op = truncated_normal(mean, std, 0.0, mean + 3 * std, rng)

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, urlencode
 import numpy as np
 
 from moohw.devices.local import LiveDevice, LocalDevice, local_name, parse_live_options
+from moohw.errors import InputError
 from moohw.measure.fingerprint import hardware_info, hostname
 from moohw.measure.protocol import MeasureError, Measurement, Protocol
 from moohw.measure.store import MeasurementStore
@@ -137,7 +138,7 @@ class RayDevice(LiveDevice):
         name: str | None = None,
     ) -> None:
         if not resource:
-            raise ValueError("ray device needs a resource name: ray:NAME")
+            raise InputError("ray device needs a resource name: ray:NAME")
         protocol = protocol or Protocol()
         super().__init__(name or f"ray:{resource}", space, protocol, dataset, store=store)
         self.resource = resource
@@ -249,7 +250,7 @@ def ray_device(arg: str, space: SearchSpace, store: MeasurementStore | None = No
     target = next((v for k, v in pairs if k == "target"), "cpu")
     address = next((v for k, v in pairs if k == "address"), None)
     if target not in ("cpu", "cuda"):
-        raise ValueError(f"ray:{arg}: target must be cpu or cuda, got {target!r}")
+        raise InputError(f"ray:{arg}: target must be cpu or cuda, got {target!r}")
     rest = urlencode([(k, v) for k, v in pairs if k not in ("target", "address")])
     _, protocol, dataset = parse_live_options(f"{target}?{rest}" if rest else target, "ray")
     protocol = replace(protocol, device=target)

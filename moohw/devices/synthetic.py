@@ -13,6 +13,7 @@ import numpy as np
 from scipy.stats import truncnorm
 
 from moohw.devices.base import Device
+from moohw.errors import InputError
 from moohw.rng import SeedLike, as_generator
 from moohw.spaces import SearchSpace
 
@@ -76,7 +77,7 @@ class SyntheticDevice(Device):
             )
             self.table_ms = scale[:, None] * block[None, :]
         else:
-            raise ValueError(f"synthetic devices support nb201 and fbnet, not {space.name}")
+            raise InputError(f"synthetic devices support nb201 and fbnet, not {space.name}")
 
     def _latency_ms(self, X: np.ndarray) -> np.ndarray:
         cols = np.arange(self.space.n_var)[None, :]

@@ -17,6 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from moohw.errors import InputError
+
 #: dtype names accepted in a protocol (torch dtypes of the same name).
 DTYPES: tuple[str, ...] = ("float32", "float16", "bfloat16")
 _MAD_TO_Z = 0.6745  # the 0.75 quantile of N(0, 1): makes MAD comparable to a standard deviation
@@ -66,31 +68,31 @@ class Protocol:
 
     def __post_init__(self) -> None:
         if self.warmup < 0:
-            raise ValueError(f"protocol warmup must be >= 0, got {self.warmup}")
+            raise InputError(f"protocol warmup must be >= 0, got {self.warmup}")
         if self.repeats < 1:
-            raise ValueError(f"protocol repeats must be >= 1, got {self.repeats}")
+            raise InputError(f"protocol repeats must be >= 1, got {self.repeats}")
         if self.threads < 1:
-            raise ValueError(f"protocol threads must be >= 1, got {self.threads}")
+            raise InputError(f"protocol threads must be >= 1, got {self.threads}")
         if self.batch_size < 1:
-            raise ValueError(f"protocol batch_size must be >= 1, got {self.batch_size}")
+            raise InputError(f"protocol batch_size must be >= 1, got {self.batch_size}")
         if self.dtype not in DTYPES:
-            raise ValueError(
+            raise InputError(
                 f"protocol dtype must be one of {', '.join(DTYPES)}, got {self.dtype!r}"
             )
         if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"protocol device must be 'cpu' or 'cuda', got {self.device!r}")
+            raise InputError(f"protocol device must be 'cpu' or 'cuda', got {self.device!r}")
         if not self.outlier_k > 0:
-            raise ValueError(f"protocol outlier_k must be > 0, got {self.outlier_k}")
+            raise InputError(f"protocol outlier_k must be > 0, got {self.outlier_k}")
         if not self.max_cv > 0:
-            raise ValueError(f"protocol max_cv must be > 0, got {self.max_cv}")
+            raise InputError(f"protocol max_cv must be > 0, got {self.max_cv}")
         if self.timer not in ("auto", "wall", "thread"):
-            raise ValueError(
+            raise InputError(
                 f"protocol timer must be 'auto', 'wall' or 'thread', got {self.timer!r}"
             )
         if self.timer == "thread" and (self.device != "cpu" or self.threads != 1):
-            raise ValueError("protocol timer 'thread' needs device 'cpu' and threads 1")
+            raise InputError("protocol timer 'thread' needs device 'cpu' and threads 1")
         if self.attempts < 1:
-            raise ValueError(f"protocol attempts must be >= 1, got {self.attempts}")
+            raise InputError(f"protocol attempts must be >= 1, got {self.attempts}")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (an infinite ``outlier_k`` or ``max_cv`` becomes ``"inf"``)."""
@@ -184,9 +186,9 @@ def summarize(samples_ms: Sequence[float] | np.ndarray, protocol: Protocol) -> M
     """
     x = np.asarray(samples_ms, dtype=np.float64).ravel()
     if x.size == 0:
-        raise ValueError("no timed samples to summarise")
+        raise InputError("no timed samples to summarise")
     if not np.isfinite(x).all() or (x < 0).any():
-        raise ValueError(f"timed samples must be finite and >= 0, got {x.tolist()}")
+        raise InputError(f"timed samples must be finite and >= 0, got {x.tolist()}")
     med = float(np.median(x))
     mad = float(np.median(np.abs(x - med)))
     if np.isfinite(protocol.outlier_k):

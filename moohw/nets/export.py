@@ -26,6 +26,7 @@ from typing import Any
 import platformdirs
 import torch
 
+from moohw.errors import InputError
 from moohw.nets.nb201 import NB201Network, build_network, input_shape
 
 #: Export formats and their file suffixes.
@@ -55,7 +56,7 @@ def reference_network(space: str, arch: str, dataset: str = "cifar10") -> NB201N
         ValueError: an unknown space, a bad architecture string or an unknown dataset.
     """
     if space != "nb201":
-        raise ValueError(f"only nb201 networks can be exported, got space {space!r}")
+        raise InputError(f"only nb201 networks can be exported, got space {space!r}")
     from moohw.spaces import get_space
 
     X = get_space(space).from_str([arch])
@@ -90,11 +91,11 @@ def cache_key(
 
 def _check(fmt: str, batch: int, opset: int | None = None) -> None:
     if fmt not in FORMATS:
-        raise ValueError(f"unknown export format {fmt!r}; known: {', '.join(FORMATS)}")
+        raise InputError(f"unknown export format {fmt!r}; known: {', '.join(FORMATS)}")
     if not isinstance(batch, int) or batch < 1:
-        raise ValueError(f"export batch must be an int >= 1, got {batch!r}")
+        raise InputError(f"export batch must be an int >= 1, got {batch!r}")
     if opset is not None and not 11 <= opset <= 23:
-        raise ValueError(f"ONNX opset must be in 11..23, got {opset}")
+        raise InputError(f"ONNX opset must be in 11..23, got {opset}")
 
 
 def _write_onnx(net: torch.nn.Module, x: torch.Tensor, path: Path, opset: int) -> None:

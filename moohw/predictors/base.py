@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from moohw.errors import InputError
 from moohw.rng import SeedLike
 from moohw.spaces import SearchSpace
 
@@ -64,7 +65,7 @@ class DeviceData:
 
     def __post_init__(self) -> None:
         if self.X.ndim != 2 or self.latency_ms.shape != (len(self.X),):
-            raise ValueError(
+            raise InputError(
                 f"DeviceData needs X (m, n_var) and latency_ms (m,); got {self.X.shape}, "
                 f"{self.latency_ms.shape}"
             )
@@ -107,12 +108,12 @@ class LatencyPredictor(ABC):
         X_target = self.space.validate(X_target)
         y = np.asarray(y_target_ms, dtype=np.float64)
         if y.shape != (len(X_target),):
-            raise ValueError(f"y_target_ms shape {y.shape} != ({len(X_target)},)")
+            raise InputError(f"y_target_ms shape {y.shape} != ({len(X_target)},)")
         if not np.isfinite(y).all():
-            raise ValueError("target latencies must be finite")
+            raise InputError("target latencies must be finite")
         for name, d in knowledge.items():
             if d.X.shape[1] != self.space.n_var:
-                raise ValueError(f"knowledge device {name}: X has {d.X.shape[1]} variables")
+                raise InputError(f"knowledge device {name}: X has {d.X.shape[1]} variables")
         with blas_single_thread():
             self._fit(knowledge, X_target, y, seed)
         self._fitted = True

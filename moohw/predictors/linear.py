@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy.optimize import nnls
 
+from moohw.errors import InputError, UnknownNameError
 from moohw.predictors.base import Knowledge, KnowledgeLookup, LatencyPredictor
 from moohw.predictors.features import one_hot, op_counts
 from moohw.rng import SeedLike
@@ -104,7 +105,7 @@ class AdaProxy(LatencyPredictor):
     ) -> None:
         super().__init__(space)
         if correction not in ("feature", "choice"):
-            raise ValueError(f"correction must be 'feature' or 'choice', got {correction!r}")
+            raise InputError(f"correction must be 'feature' or 'choice', got {correction!r}")
         self.proxy = proxy
         self.lams = tuple(lams)
         self._w_cache: dict[tuple[str, int, int], np.ndarray] = {}
@@ -113,10 +114,10 @@ class AdaProxy(LatencyPredictor):
 
     def _fit(self, knowledge: Knowledge, X: np.ndarray, y_ms: np.ndarray, seed: SeedLike) -> None:
         if not knowledge:
-            raise ValueError("AdaProxy needs at least one knowledge device")
+            raise InputError("AdaProxy needs at least one knowledge device")
         name = self.proxy or pick_proxy(self.space, knowledge, X, y_ms, self._lookup)
         if name not in knowledge:
-            raise KeyError(f"proxy device {name!r} not in knowledge: {sorted(knowledge)}")
+            raise UnknownNameError(f"proxy device {name!r} not in knowledge: {sorted(knowledge)}")
         d = knowledge[name]
         self.proxy_ = name
         key = (name, len(d.X), hash((d.X.tobytes(), d.latency_ms.tobytes())))
@@ -192,5 +193,5 @@ def pick_proxy(
         if np.isfinite(rho) and rho > best_rho:
             best, best_rho = name, rho
     if best is None:
-        raise ValueError("no knowledge device covers the target samples")
+        raise InputError("no knowledge device covers the target samples")
     return best

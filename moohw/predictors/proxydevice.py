@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats
 
+from moohw.errors import InputError
+
 
 def tie_tolerance(k: int) -> float:
     """ρ tolerance within which devices count as tied, for ``k`` probes: ``min(0.5, 1/(k-1))``."""
@@ -89,10 +91,10 @@ def choose_proxy(
     """
     y = np.asarray(y_ms, dtype=np.float64)
     if not probe_latency:
-        raise ValueError("no knowledge device to choose a proxy from")
+        raise InputError("no knowledge device to choose a proxy from")
     for name, lat in probe_latency.items():
         if len(lat) != len(y):
-            raise ValueError(f"device {name!r}: {len(lat)} probe latencies for {len(y)} probes")
+            raise InputError(f"device {name!r}: {len(lat)} probe latencies for {len(y)} probes")
     tol = tie_tolerance(len(y)) if tolerance is None else float(tolerance)
     rhos = {name: _rho(np.asarray(lat, np.float64), y) for name, lat in probe_latency.items()}
     best = max(rhos.values())

@@ -17,6 +17,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from moohw.errors import InputError, UnknownNameError
 from moohw.predictors.features import one_hot
 from moohw.rng import SeedLike, as_generator
 from moohw.spaces import SearchSpace
@@ -138,11 +139,11 @@ def sample(
         ValueError: bad ``k`` or ``reference_latency`` shape.
     """
     if name not in SAMPLERS:
-        raise KeyError(f"unknown sampler {name!r}; known: {', '.join(sorted(SAMPLERS))}")
+        raise UnknownNameError(f"unknown sampler {name!r}; known: {', '.join(sorted(SAMPLERS))}")
     C = space.validate(candidates)
     if not 1 <= k <= len(C):
-        raise ValueError(f"k must lie in [1, {len(C)}], got {k}")
+        raise InputError(f"k must lie in [1, {len(C)}], got {k}")
     if reference_latency is not None and np.shape(reference_latency) != (len(C),):
-        raise ValueError(f"reference_latency shape {np.shape(reference_latency)} != ({len(C)},)")
+        raise InputError(f"reference_latency shape {np.shape(reference_latency)} != ({len(C)},)")
     idx = np.asarray(SAMPLERS[name](space, C, k, as_generator(seed), reference_latency))
     return idx.astype(np.int64)

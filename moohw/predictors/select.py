@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from moohw.errors import InputError
 from moohw.predictors.base import Knowledge, LatencyPredictor
 from moohw.rng import SeedLike
 from moohw.spaces import SearchSpace
@@ -67,7 +68,7 @@ class AutoSelect(LatencyPredictor):
         from moohw.predictors import PREDICTORS
 
         if not candidates:
-            raise ValueError("auto needs at least one candidate")
+            raise InputError("auto needs at least one candidate")
         self.candidates = tuple(candidates)
         self._models = {c: PREDICTORS.get(c)(space) for c in self.candidates}
 
@@ -83,7 +84,7 @@ class AutoSelect(LatencyPredictor):
                 except (ValueError, KeyError):
                     continue
             if not self.loo_:
-                raise ValueError(f"no candidate of {self.candidates} could be fitted")
+                raise InputError(f"no candidate of {self.candidates} could be fitted")
             self.choice_ = min(self.loo_, key=lambda c: self.loo_[c])
         self.model_ = self._models[self.choice_].fit(knowledge, X, y_ms, seed=seed)
 

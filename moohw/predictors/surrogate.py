@@ -23,15 +23,19 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from moohw.devices.base import Device
+from moohw.errors import InputError
 from moohw.metrics import spearman
 from moohw.predictors.base import Knowledge, LatencyPredictor
 from moohw.predictors.samplers import sample
 from moohw.rng import SeedLike, as_generator
+
+if TYPE_CHECKING:  # predictors sit below devices; the type only
+    from moohw.devices.base import Device
 
 
 @dataclass(frozen=True)
@@ -138,9 +142,9 @@ def build_surrogate(
     from moohw.predictors import PREDICTORS
 
     if not 0 < target_srcc <= 1:
-        raise ValueError(f"target_srcc must lie in (0, 1], got {target_srcc}")
+        raise InputError(f"target_srcc must lie in (0, 1], got {target_srcc}")
     if start < 2 or step < 1 or max_samples < start or n_val < 3:
-        raise ValueError(
+        raise InputError(
             f"need start >= 2, step >= 1, max_samples >= start, n_val >= 3; got "
             f"start={start}, step={step}, max_samples={max_samples}, n_val={n_val}"
         )
@@ -150,7 +154,7 @@ def build_surrogate(
     space = device.space
     C = _candidates(device, pool, rng)
     if len(C) < n_val + start:
-        raise ValueError(f"device covers {len(C)} architectures; need n_val + start")
+        raise InputError(f"device covers {len(C)} architectures; need n_val + start")
     spent = [0.0]
 
     def measure(X: np.ndarray) -> np.ndarray:

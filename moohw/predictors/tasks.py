@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from moohw.data import BenchmarkData
+from moohw.errors import UnknownNameError
 from moohw.metrics import kendall, non_dominated, spearman
 from moohw.predictors.base import DeviceData
 from moohw.predictors.samplers import sample
@@ -99,7 +100,9 @@ def get_task(data: BenchmarkData, name: str) -> LatencyTask:
     """The available task ``name``; ``KeyError`` lists the available ones."""
     tasks = load_tasks(data)
     if name not in tasks:
-        raise KeyError(f"unknown or unavailable task {name!r}; available: {', '.join(tasks)}")
+        raise UnknownNameError(
+            f"unknown or unavailable task {name!r}; available: {', '.join(tasks)}"
+        )
     return tasks[name]
 
 
@@ -193,7 +196,9 @@ def evaluate_task(
     test = tuple(devices) if devices is not None else task.test
     unknown = [d for d in test if d not in task.test]
     if unknown:
-        raise KeyError(f"{unknown} are not test devices of {task.name}: {', '.join(task.test)}")
+        raise UnknownNameError(
+            f"{unknown} are not test devices of {task.name}: {', '.join(task.test)}"
+        )
     space, X = tables.space, tables.X
     knowledge = {d: DeviceData(X, tables.latency_ms[d]) for d in task.train}
     rows: list[dict[str, Any]] = []

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from moohw.errors import InputError
 from moohw.proxies.analytic import FlopsProxy, ParamsProxy, nb201_flops, nb201_params
 from moohw.proxies.assembled import (
     AZExpressivityProxy,
@@ -45,7 +46,7 @@ PROXIES: Registry[AccuracyProxy] = Registry("proxy")
 def _nb201_only(cls: type[AccuracyProxy]) -> Callable[..., AccuracyProxy]:
     def factory(space: SearchSpace, dataset: str = "cifar10") -> AccuracyProxy:
         if space.name != "nb201":
-            raise ValueError(
+            raise InputError(
                 f"proxy {cls.name!r} is defined for the nb201 space, not {space.name}"
             )
         return cls(space, dataset)

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 import moohw
+from moohw.errors import InputError
 from moohw.proxies.batch import DEFAULT_BATCH_SIZE, DEFAULT_SEED, ProxyBatch, describe_default
 from moohw.proxies.kernels import KERNELS, score_cells
 from moohw.proxies.store import read_table
@@ -62,9 +63,9 @@ def default_workers() -> int:
         try:
             n = int(env)
         except ValueError:
-            raise ValueError(f"MOOHW_PROXY_WORKERS must be an integer >= 0, got {env!r}") from None
+            raise InputError(f"MOOHW_PROXY_WORKERS must be an integer >= 0, got {env!r}") from None
         if n < 0:
-            raise ValueError(f"MOOHW_PROXY_WORKERS must be an integer >= 0, got {env!r}")
+            raise InputError(f"MOOHW_PROXY_WORKERS must be an integer >= 0, got {env!r}")
         return n
     return min(os.cpu_count() or 1, 8)
 
@@ -122,7 +123,7 @@ def _load_partial(
     with np.load(path) as z:
         old = json.loads(str(z["meta"]))
         if old != meta:
-            raise ValueError(
+            raise InputError(
                 f"{path} was made with {old}, not {meta}; delete it or pass resume=False"
             )
         values = {n: z[f"v_{n}"] for n in names if f"v_{n}" in z}

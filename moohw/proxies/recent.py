@@ -46,6 +46,8 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from moohw.errors import InputError
+
 _WEIGHTED = (nn.Conv2d, nn.Linear)
 ZEN_ALPHA = 0.01
 ZEN_BATCH = 16
@@ -104,7 +106,7 @@ def swap(net: nn.Module, x: torch.Tensor) -> float:
     """SWAP: number of distinct sample-wise ReLU activation patterns (B <= 63 images)."""
     b = x.shape[0]
     if b > 63:
-        raise ValueError(f"SWAP packs patterns in int64: batch must be <= 63, got {b}")
+        raise InputError(f"SWAP packs patterns in int64: batch must be <= 63, got {b}")
     weights = (2 ** torch.arange(b, dtype=torch.int64))[:, None]
     codes: list[torch.Tensor] = []
 

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from moohw.errors import InputError
 from moohw.proxies.base import AccuracyProxy
 from moohw.spaces import SearchSpace
 
@@ -48,33 +49,33 @@ class TableProxy(AccuracyProxy):
         super().__init__(space, dataset)
         path, name = _split(spec)
         if path.is_dir():
-            raise ValueError(
+            raise InputError(
                 f"proxy table {path} is a directory; pass the .npz that `moohw proxies compute` "
                 "wrote"
             )
         if space.name != "nb201":
-            raise ValueError(f"proxy tables index the nb201 space, not {space.name}")
+            raise InputError(f"proxy tables index the nb201 space, not {space.name}")
         try:
             with np.load(path, allow_pickle=False) as z:
                 arrays = {k: z[k] for k in z.files}
         except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
-            raise ValueError(
+            raise InputError(
                 f"proxy table {path} is not an .npz written by `moohw proxies compute` ({e})"
             ) from None
         if "meta" in arrays and any(k.startswith("v_") for k in arrays):
-            raise ValueError(
+            raise InputError(
                 f"proxy table {path} is an unfinished partial file; finish it with "
                 "`moohw proxies compute ... --resume` and pass the final .npz"
             )
         scores = {k: v for k, v in arrays.items() if v.shape == (space.size,)}
         if not scores:
-            raise ValueError(
+            raise InputError(
                 f"proxy table {path} holds no array of {space.size} scores (found "
                 f"{', '.join(f'{k} {v.shape}' for k, v in arrays.items()) or 'nothing'})"
             )
         if name is None:
             if len(scores) > 1:
-                raise ValueError(
+                raise InputError(
                     f"proxy table {path} holds {', '.join(sorted(scores))}; choose one with "
                     f"table:{path}:NAME"
                 )
@@ -86,7 +87,7 @@ class TableProxy(AccuracyProxy):
         values = scores[name].astype(np.float64)
         bad = np.flatnonzero(~np.isfinite(values))
         if bad.size:
-            raise ValueError(
+            raise InputError(
                 f"proxy table {path}:{name} has {bad.size} cells without a finite score (first "
                 f"positions {bad[:5].tolist()}); finish it with `moohw proxies compute --resume`"
             )

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from moohw.errors import InputError, UnknownNameError
 from moohw.rng import SeedLike, as_generator
 
 
@@ -58,17 +59,17 @@ class SearchSpace(ABC):
         if arr.ndim == 1:
             arr = arr[None, :]
         if arr.ndim != 2 or arr.shape[1] != self.n_var:
-            raise ValueError(
+            raise InputError(
                 f"{self.name}: architectures must have shape (n, {self.n_var}), got {arr.shape}"
             )
         if arr.size and not np.issubdtype(arr.dtype, np.integer):
             if not np.all(np.equal(np.mod(arr, 1), 0)):
-                raise ValueError(f"{self.name}: architectures must be integer choice ids")
+                raise InputError(f"{self.name}: architectures must be integer choice ids")
         arr = arr.astype(np.int64, copy=False)
         bad = (arr < 0) | (arr >= self.n_choices[None, :])
         if bad.any():
             r, c = np.argwhere(bad)[0]
-            raise ValueError(
+            raise InputError(
                 f"{self.name}: choice id {arr[r, c]} at row {r}, variable {c} is out of range "
                 f"[0, {self.n_choices[c] - 1}]"
             )
@@ -86,10 +87,10 @@ class SearchSpace(ABC):
             ``(n, n_var)`` int64 array.
         """
         if n < 0:
-            raise ValueError(f"n must be >= 0, got {n}")
+            raise InputError(f"n must be >= 0, got {n}")
         rng = as_generator(seed)
         if unique and n > self.size:
-            raise ValueError(f"cannot draw {n} unique architectures from a space of {self.size}")
+            raise InputError(f"cannot draw {n} unique architectures from a space of {self.size}")
         if unique and self.enumerable:
             idx = rng.choice(self.size, size=n, replace=False)
             return self.from_position(idx)
@@ -118,7 +119,7 @@ class SearchSpace(ABC):
             ValueError: if the space is too large to enumerate.
         """
         if not self.enumerable:
-            raise ValueError(f"{self.name} has {self.size} architectures; cannot enumerate")
+            raise InputError(f"{self.name} has {self.size} architectures; cannot enumerate")
         grids = itertools.product(*[range(len(c)) for c in self.choices])
         return np.array(list(grids), dtype=np.int64).reshape(self.size, self.n_var)
 
@@ -128,7 +129,7 @@ class SearchSpace(ABC):
         This is moohw's internal order, *not* a benchmark's index (see ``BenchmarkIndex``).
         """
         if not self.enumerable:
-            raise ValueError(f"{self.name} is not enumerable; positions are undefined")
+            raise InputError(f"{self.name} is not enumerable; positions are undefined")
         X = self.validate(X)
         radix = np.ones(self.n_var, dtype=np.int64)
         for i in range(self.n_var - 2, -1, -1):
@@ -139,7 +140,7 @@ class SearchSpace(ABC):
         """Inverse of :meth:`position`: ``(n,)`` positions → ``(n, n_var)`` choice ids."""
         p = np.asarray(pos, dtype=np.int64).ravel()
         if p.size and (p.min() < 0 or p.max() >= self.size):
-            raise ValueError(f"positions must lie in [0, {self.size - 1}]")
+            raise InputError(f"positions must lie in [0, {self.size - 1}]")
         out = np.empty((p.size, self.n_var), dtype=np.int64)
         rem = p.copy()
         for i in range(self.n_var - 1, -1, -1):
@@ -186,7 +187,7 @@ class BenchmarkIndex:
         self.archs = space.from_str(list(arch_strs))
         self._lookup = {k: i for i, k in enumerate(space.keys(self.archs))}
         if len(self._lookup) != len(self.archs):
-            raise ValueError("benchmark arch strings contain duplicates")
+            raise InputError("benchmark arch strings contain duplicates")
 
     def __len__(self) -> int:
         return len(self.archs)
@@ -199,7 +200,7 @@ class BenchmarkIndex:
             i = self._lookup.get(k)
             if i is None:
                 arch = self.space.to_str(np.frombuffer(k, dtype=np.int64)[None, :])[0]
-                raise KeyError(f"architecture {arch} is not in the benchmark table")
+                raise UnknownNameError(f"architecture {arch} is not in the benchmark table")
             out[j] = i
         return out
 
@@ -211,5 +212,5 @@ class BenchmarkIndex:
         """Architectures ``(n, n_var)`` of benchmark indices; raises on out-of-range indices."""
         idx = np.asarray(index, dtype=np.int64).ravel()
         if idx.size and (idx.min() < 0 or idx.max() >= len(self.archs)):
-            raise ValueError(f"benchmark index out of range [0, {len(self.archs) - 1}]")
+            raise InputError(f"benchmark index out of range [0, {len(self.archs) - 1}]")
         return self.archs[idx]

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from moohw.errors import InputError
 from moohw.spaces.base import SearchSpace
 
 FBNET_BLOCKS: tuple[str, ...] = (
@@ -46,7 +47,7 @@ class FBNetSpace(SearchSpace):
         for r, s in enumerate(strings):
             parts = str(s).strip().split("-")
             if len(parts) != self.n_var or any(p not in _BLOCK_ID for p in parts):
-                raise ValueError(
+                raise InputError(
                     f"bad FBNet string {s!r}: expected {self.n_var} blocks joined by '-' "
                     f"from {', '.join(FBNET_BLOCKS)}"
                 )

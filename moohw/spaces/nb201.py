@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from moohw.errors import InputError
 from moohw.spaces.base import SearchSpace
 
 NB201_OPS: tuple[str, ...] = (
@@ -60,18 +61,18 @@ class NB201Space(SearchSpace):
         )
         nodes = str(s).strip().split("+")
         if len(nodes) != 3:
-            raise ValueError(f"bad NB201 string {s!r}: {expected}")
+            raise InputError(f"bad NB201 string {s!r}: {expected}")
         ids: list[int] = []
         for node_i, node in enumerate(nodes):
             m = _NODE_RE.match(node)
             if not m:
-                raise ValueError(f"bad NB201 string {s!r}: {expected}")
+                raise InputError(f"bad NB201 string {s!r}: {expected}")
             parts = m.group(1).split("|")
             if len(parts) != node_i + 1:
-                raise ValueError(f"bad NB201 string {s!r}: {expected}")
+                raise InputError(f"bad NB201 string {s!r}: {expected}")
             for src, part in enumerate(parts):
                 op, _, inp = part.partition("~")
                 if op not in _OP_ID or inp != str(src):
-                    raise ValueError(f"bad NB201 string {s!r}: {expected}")
+                    raise InputError(f"bad NB201 string {s!r}: {expected}")
                 ids.append(_OP_ID[op])
         return ids
