@@ -112,3 +112,17 @@ def test_run_json_records_data_folder(tmp_path, monkeypatch, data):
     assert res.exit_code == 0, res.output
     rec = json.loads((tmp_path / "o" / "run.json").read_text())
     assert rec["data"] == str(data.root) and rec["data_manifest_sha256"] == data.manifest_digest()
+
+
+def test_data_check_command(tmp_path):
+    import hashlib
+
+    (tmp_path / "nb201").mkdir()
+    (tmp_path / "nb201" / "archs.csv").write_text("index,arch_str\n")
+    h = hashlib.sha256(b"index,arch_str\n").hexdigest()
+    (tmp_path / "MANIFEST.tsv").write_text(f"path\tbytes\tsha256\nnb201/archs.csv\t15\t{h}\n")
+    res = runner.invoke(app, ["data", "check", str(tmp_path)])
+    assert res.exit_code == 1, res.output  # accuracy, HELP, ... tables are missing
+    assert "verified" in res.output and "missing" in res.output
+    bad = runner.invoke(app, ["data", "check", str(tmp_path / "nowhere")])
+    assert bad.exit_code == 2 and "nowhere does not exist" in bad.output
