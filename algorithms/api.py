@@ -292,7 +292,7 @@ def run_algorithm(
     X, lat = problem.ledger.measured()
     proxy = problem.proxy.score(X) if len(X) else np.zeros(0)
     F = np.column_stack([-proxy, lat]) if len(X) else np.zeros((0, 2))
-    info = getattr(algorithm, "info", {})
+    decided = getattr(algorithm, "info", {})
     return RunResult(
         algo=algo,
         device=problem.device.name,
@@ -311,7 +311,7 @@ def run_algorithm(
         queries=tuple(problem.ledger.queries),
         options=record_opts,
         restricted_to=problem.n_candidates if problem.restricted else None,
-        info=dict(info) if isinstance(info, dict) else {},
+        info=dict(decided) if isinstance(decided, dict) else {},
         measurements_taken=problem.ledger.n_taken,
         measurements_from_store=problem.ledger.n_from_store,
     )

@@ -19,12 +19,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from moohw.cli_common import fail, sub_app
+from moohw.cli_common import LogProgress, fail, sub_app
 from moohw.cli_common import progress as progress_bar
 
 
 @contextmanager
-def proxy_progress(prog: Progress) -> Iterator[None]:
+def proxy_progress(prog: Progress | LogProgress) -> Iterator[None]:
     """Within the block, a proxy computed for many cells gets a bar in ``prog``.
 
     Only on a terminal: elsewhere (logs, pipes) :mod:`moohw.proxies.cache` writes a line every
@@ -32,7 +32,7 @@ def proxy_progress(prog: Progress) -> Iterator[None]:
     """
     from moohw.proxies.cache import reporting
 
-    if not prog.console.is_terminal:
+    if isinstance(prog, LogProgress) or not prog.console.is_terminal:
         yield
         return
     tasks: dict[str, TaskID] = {}
