@@ -52,8 +52,10 @@ def test_shipped_proxies_rank_like_naslib(data, name, col, ds, net_ds, threshold
     assert _rho(get_proxy(name, SPACE, net_ds).score(X), df[col].to_numpy(float)) > threshold
 
 
-# Computed (no shipped table): 60 random cells of the CIFAR-10 rows; measured rho in RESULTS.md.
-SLOW = [("snip", "snip", 0.8), ("grad_norm", "grad_norm", 0.8), ("jacov", "jacov", 0.5)]
+# Computed (no shipped table): 60 random cells of the CIFAR-10 rows. snip measured 0.988 on
+# exactly these cells (RESULTS.md); grad_norm and jacov were not measured in time on the loaded
+# machine, so they have no test yet rather than an unmeasured threshold.
+SLOW = [("snip", "snip", 0.95)]
 
 
 @pytest.mark.slow
