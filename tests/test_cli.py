@@ -99,7 +99,7 @@ def test_optimize_tabular_is_scored(tmp_path, data):
         (["optimize", "--space", "darts"], "unknown space 'darts'"),
         (["optimize", "--budget", "-1"], "--budget must be >= 1"),
         (["optimize", "--budget", "0"], "--budget must be >= 1"),
-        (["optimize", "--device", "synthetic:1", "--budget", "20000"], "exceeds the 15625"),
+        (["optimize", "--device", "synthetic:1", "--budget", "20000"], "more than the 15,625"),
         (["optimize", "--algo", "nsga2", "-o", "pop_size=abc"], "pop_size of nsga2 must be"),
         (["optimize", "--algo", "random", "-o", "foo=bar"], "valid options: batch_size"),
         (["optimize", "--algo", "mfbo", "-o", "cheap_share=abc"], "cheap_share of mfbo"),

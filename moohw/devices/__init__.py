@@ -227,7 +227,7 @@ def _synthetic(arg: str, space: SearchSpace, data: BenchmarkData | None) -> Devi
     try:
         seed = int(arg)
     except ValueError:
-        raise UnknownNameError(f"synthetic device needs an integer seed, got {arg!r}") from None
+        raise InputError(f"synthetic device needs an integer seed, got {arg!r}") from None
     if seed < 0:
         raise UnknownNameError(f"synthetic device seed must be >= 0, got {seed}")
     return SyntheticDevice(f"synthetic:{seed}", space, seed)
