@@ -94,21 +94,14 @@ def _nsga2(budget: int | None, **options: Any) -> Algorithm:
             Option(
                 "n_probes", "int", None, "random target probes (default: K // 4 in [3, 10])", 1
             ),
-            Option(
-                "threshold",
-                "float",
-                0.9,
-                "adapt the proxy when probe rho is below (> 1: always)",
-                -1,
-                2,
-            ),
+            Option("threshold", "float", 0.9, "adapt when probe rho is below (> 1: always)", -1),
             Option("adapt", "bool", True, "allow AdaProxy adaptation"),
             Option("correction", "str", "choice", "AdaProxy correction", choices=_CORRECTIONS),
             Option("batch_size", "int", 10, "architectures measured per iteration", min=1),
             Option("pool", "bool", True, "pool the proxy devices tied on the probes"),
             Option("tie_tolerance", "float", None, "rho tolerance for ties", min=0.0),
             Option("min_trust", "int", 6, "adapt whenever fewer probes than this", min=0),
-            Option("pool_below", "int", None, "pool only below this many probes", min=0),
+            Option("pool_below", "int", None, "pool tied devices below this many probes", min=0),
         ),
         needs_knowledge=True,
     ),

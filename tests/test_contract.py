@@ -91,6 +91,41 @@ def test_registry_metadata_is_declared_for_every_algorithm():
     assert not algorithm_info("controller").supports("fbnet")
 
 
+def _available(names):
+    return [
+        pytest.param(
+            a,
+            id=a,
+            marks=[] if algorithm_info(a).available else [pytest.mark.skip(reason="extra")],
+        )
+        for a in names
+    ]
+
+
+@pytest.mark.parametrize("algo", _available(ALGORITHMS.names()))
+def test_registered_options_match_the_constructor(algo, nb201):
+    # The typed options must be exactly what the algorithm's constructor takes (no drift when a
+    # parameter is added to a class but not to its registry entry).
+    import inspect
+
+    opts = {}
+    if algorithm_info(algo).needs_knowledge:
+        opts["knowledge"] = [get_device("synthetic:2", nb201)]
+    algorithm = ALGORITHMS.get(algo)(10, **opts)
+    params = set()
+    for cls in type(algorithm).__mro__:
+        if cls.__module__.startswith("moohw.algorithms") and "__init__" in vars(cls):
+            sig = inspect.signature(cls.__init__)
+            params |= {
+                n
+                for n, p in sig.parameters.items()
+                if (n != "self" and p.kind == p.KEYWORD_ONLY)
+                or (n != "self" and p.kind == p.POSITIONAL_OR_KEYWORD)
+            }
+    params -= {"sampler"}  # fixed by the registry entry (optuna-tpe / optuna-gp)
+    assert {o.name for o in algorithm_info(algo).options} == params
+
+
 @pytest.mark.parametrize(
     ("algo", "options", "match"),
     [
