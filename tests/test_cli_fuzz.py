@@ -22,8 +22,6 @@ from moohw.spaces import NB201Space
 
 runner = CliRunner()
 
-NEEDS_CORE = pytest.mark.xfail(reason="needs core branch (typed algorithm options)", strict=False)
-
 
 @pytest.fixture()
 def tables(tmp_path: Path) -> Path:
@@ -365,7 +363,6 @@ def test_bad_input_is_one_line_exit_2(args, pattern, needs_data, tables, monkeyp
     assert not (tables / "o").exists() and not (tables / "c").exists()  # refused before work
 
 
-@NEEDS_CORE
 @pytest.mark.parametrize(
     ("args", "pattern", "needs_data"), [c[1:] for c in CORE_CASES], ids=[c[0] for c in CORE_CASES]
 )
