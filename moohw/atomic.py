@@ -19,6 +19,8 @@ from typing import IO, Any
 
 import pandas as pd
 
+from moohw.errors import InputError
+
 
 @contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
@@ -62,7 +64,7 @@ def write_csv(path: str | os.PathLike[str], df: pd.DataFrame, index: bool = Fals
     return Path(path)
 
 
-class TornRecordError(ValueError):
+class TornRecordError(InputError):
     """A record file exists but is not valid JSON (written before atomic writes, or edited)."""
 
 
