@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -115,13 +114,6 @@ def _train(
     model = PPO("MultiInputPolicy", env, seed=seed, device="cpu", verbose=0, **kwargs)
     model.learn(total_timesteps=steps, callback=_Progress())
     return model
-
-
-def load_faithful(path: str | Path) -> Any:
-    """Load a saved faithful controller (an SB3 PPO zip)."""
-    from stable_baselines3 import PPO
-
-    return PPO.load(str(path), device="cpu")
 
 
 def observation(

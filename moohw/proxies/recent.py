@@ -41,12 +41,27 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
 from torch.nn import functional
 
 from moohw.errors import InputError
+
+
+@contextmanager
+def _hooked(modules: Iterable[nn.Module], hook: Callable[..., Any]) -> Iterator[None]:
+    """Forward ``hook`` registered on every module of ``modules`` for the block, then removed."""
+    handles = [m.register_forward_hook(hook) for m in modules]
+    try:
+        yield
+    finally:
+        for h in handles:
+            h.remove()
+
 
 _WEIGHTED = (nn.Conv2d, nn.Linear)
 ZEN_ALPHA = 0.01
@@ -67,13 +82,8 @@ def meco(net: nn.Module, x: torch.Tensor) -> float:
         corr = torch.nan_to_num(torch.corrcoef(f), nan=0.0, posinf=0.0, neginf=0.0)
         total += torch.linalg.eigvalsh(corr)[0]
 
-    handles = [m.register_forward_hook(hook) for m in net.modules()]
-    try:
-        with torch.no_grad():
-            net(x)
-    finally:
-        for h in handles:
-            h.remove()
+    with _hooked(net.modules(), hook), torch.no_grad():
+        net(x)
     return float(total)
 
 
@@ -114,13 +124,9 @@ def swap(net: nn.Module, x: torch.Tensor) -> float:
         bits = (out.detach() > 0).flatten(1).to(torch.int64)  # (B, units)
         codes.append((bits * weights).sum(0))
 
-    handles = [m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.ReLU)]
-    try:
-        with torch.no_grad():
-            net(x)
-    finally:
-        for h in handles:
-            h.remove()
+    relus = [m for m in net.modules() if isinstance(m, nn.ReLU)]
+    with _hooked(relus, hook), torch.no_grad():
+        net(x)
     if not codes:
         return 0.0
     return float(torch.unique(torch.cat(codes)).numel())
@@ -141,14 +147,9 @@ def zen(net: nn.Module, shape: tuple[int, int, int]) -> float:
     stages, stem = net.get_submodule("cells"), net.get_submodule("stem")
     with torch.no_grad():
         f1 = stages(stem(x))
-        handles = [
-            m.register_forward_hook(hook) for m in net.modules() if isinstance(m, nn.BatchNorm2d)
-        ]
-        try:
+        bns = [m for m in net.modules() if isinstance(m, nn.BatchNorm2d)]
+        with _hooked(bns, hook):
             f2 = stages(stem(x + ZEN_ALPHA * eps))
-        finally:
-            for h in handles:
-                h.remove()
     delta = float((f1 - f2).flatten(1).norm(dim=1).mean())
     return math.log(max(delta, 1e-30)) + log_bn
 
@@ -178,13 +179,8 @@ def _entropy_of_covariance(f: torch.Tensor) -> float:
 
 def _block_entropies(net: nn.Module, x: torch.Tensor) -> list[float]:
     outs: list[torch.Tensor] = []
-    handles = [b.register_forward_hook(lambda m, i, o: outs.append(o)) for b in _blocks(net)]
-    try:
-        with torch.no_grad():
-            net(x)
-    finally:
-        for h in handles:
-            h.remove()
+    with _hooked(_blocks(net), lambda m, i, o: outs.append(o)), torch.no_grad():
+        net(x)
     return [_entropy_of_covariance(o) for o in outs]
 
 
@@ -208,14 +204,9 @@ def az_trainability(net: nn.Module, x: torch.Tensor) -> float:
         ins.append(inp[0])
         outs.append(out)
 
-    cells = _cells(net)
-    handles = [c.register_forward_hook(hook) for c in cells]
     xi = x.clone().requires_grad_(True)
-    try:
+    with _hooked(_cells(net), hook):
         net(xi)
-    finally:
-        for h in handles:
-            h.remove()
     g = torch.Generator().manual_seed(0)
     penalties = []
     for a, b in zip(ins, outs, strict=True):
