@@ -14,7 +14,12 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Source folder -> the package name it is installed as (setup.cfg package_dir).
-FOLDERS = {"moohw": "moohw", "problems": "moohw.problems", "algorithms": "moohw.algorithms"}
+FOLDERS = {
+    "moohw": "moohw",
+    "problems": "moohw.problems",
+    "algorithms": "moohw.algorithms",
+    "cli": "moohw.cli",
+}
 #: The command line sits on top of everything (it is the one core module allowed to call
 #: into the algorithms); it is not part of the core layering.
 CLI_PREFIX = "moohw.cli"

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import typer
+from moohw.cli.measure import store_app
 from typer.testing import CliRunner
 
-from moohw.cli_measure import store_app
 from moohw.devices import get_device
 from moohw.devices.local import LocalDevice
 from moohw.measure import Measurement, MeasurementStore, Protocol, StoreError, default_store_path

@@ -15,6 +15,13 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 import typer
+from moohw.cli.common import (
+    LogProgress,
+    check_out_file,
+    friendly,
+    progress_every,
+    sub_app,
+)
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -26,13 +33,6 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from moohw.cli_common import (
-    LogProgress,
-    check_out_file,
-    friendly,
-    progress_every,
-    sub_app,
-)
 from moohw.errors import InputError
 
 console = Console()

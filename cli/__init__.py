@@ -15,12 +15,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table
-
-from moohw.accuracy import DEFAULT_ACCURACY
-from moohw.cli_common import (
+from moohw.cli.common import (
     DEBUG,
     DataOpt,
     check_budget,
@@ -31,11 +26,16 @@ from moohw.cli_common import (
     sub_app,
     unique,
 )
-from moohw.cli_controller import pretrain_app
-from moohw.cli_deliver import print_outcome, register
-from moohw.cli_measure import measure_cmd, store_app
-from moohw.cli_predictors import predictor_app, surrogate_app
-from moohw.cli_proxies import proxies_app
+from moohw.cli.controller import pretrain_app
+from moohw.cli.deliver import print_outcome, register
+from moohw.cli.measure import measure_cmd, store_app
+from moohw.cli.predictors import predictor_app, surrogate_app
+from moohw.cli.proxies import proxies_app
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from moohw.accuracy import DEFAULT_ACCURACY
 from moohw.data import try_open_data
 from moohw.errors import InputError
 from moohw.proxies import DEFAULT_PROXY
@@ -82,6 +82,7 @@ def parse_options(items: list[str]) -> dict[str, str]:
 
 def _check_names(algos: list[str], space: str, proxy: str) -> None:
     from moohw.algorithms import ALGORITHMS
+
     from moohw.proxies import get_proxy
     from moohw.spaces import get_space
 
@@ -158,7 +159,8 @@ def optimize(
     stored, so a rerun or a resumed run measures nothing twice.
     """
     from moohw.algorithms import search
-    from moohw.cli_proxies import proxy_progress
+    from moohw.cli.proxies import proxy_progress
+
     from moohw.devices import get_device
     from moohw.recommend import check_max_latency
     from moohw.rundir import describe_run
@@ -327,8 +329,9 @@ def compare(
         summarize,
         write_true_fronts,
     )
+    from moohw.cli.measure import device_name_for_backend
+
     from moohw.atomic import write_csv
-    from moohw.cli_measure import device_name_for_backend
     from moohw.devices import get_device
     from moohw.spaces import get_space
 
@@ -616,7 +619,3 @@ def _root(
 def main() -> None:
     """Console-script entry point."""
     app()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    main()
