@@ -6,12 +6,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from moohw.cli.common import (
-    DataOpt,
-    friendly,
-    sub_app,
-)
-from moohw.cli.optimize import SpaceOpt
+from moohw.cli.common import DataOpt, SpaceOpt, friendly, sub_app
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table

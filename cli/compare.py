@@ -8,22 +8,18 @@ from typing import Annotated, Any
 
 import typer
 from moohw.cli.common import (
+    AccOpt,
     DataOpt,
+    SpaceOpt,
     check_budget,
     check_out_dir,
     friendly,
     n_candidates,
     progress,
+    split_list,
     unique,
 )
-from moohw.cli.optimize import (
-    DEFAULT_DEVICE,
-    AccOpt,
-    SpaceOpt,
-    check_accuracy,
-    check_names,
-    split_list,
-)
+from moohw.cli.optimize import DEFAULT_DEVICE, check_accuracy, check_names
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table

@@ -9,12 +9,13 @@ import numpy as np
 import typer
 from moohw.cli.common import (
     DataOpt,
+    SpaceOpt,
     check_budget,
     check_out_dir,
     friendly,
+    split_list,
     unique,
 )
-from moohw.cli.optimize import SpaceOpt, split_list
 from rich.console import Console
 from rich.table import Table
 

@@ -1,18 +1,21 @@
-"""``moohw optimize``: search one device on a budget, and the option checks that ``moohw compare``
-shares (names, ``--accuracy``, comma-separated lists, ``-o KEY=VALUE``).
+"""``moohw optimize``: search one device on a budget.
+
+Also the checks that ``moohw compare`` shares: names, ``--accuracy``, ``-o KEY=VALUE``.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from moohw.cli.common import (
+    AccOpt,
     DataOpt,
+    ProxyOpt,
+    SpaceOpt,
     check_budget,
     check_out_dir,
     friendly,
@@ -33,28 +36,6 @@ console = Console()
 
 DEFAULT_DEVICE = "local:cpu"
 DEFAULT_ALGO = "controller"
-
-SpaceOpt = Annotated[
-    str,
-    typer.Option(
-        "--space", help="Search space: nb201, or fbnet (predictors and monotonicity; no search)."
-    ),
-]
-ProxyOpt = Annotated[str, typer.Option("--proxy", help="Accuracy proxy (see `moohw proxies`).")]
-AccOpt = Annotated[
-    str, typer.Option("--accuracy", help="Benchmark accuracy column used for scoring only.")
-]
-
-
-def split_list(value: str, cast: Callable[[str], Any] = str) -> list[Any]:
-    """``"a, b"`` → ``["a", "b"]``, each passed through ``cast``; empty or bad: InputError."""
-    items = [v.strip() for v in value.split(",") if v.strip()]
-    if not items:
-        raise InputError(f"expected a comma-separated list, got {value!r}")
-    try:
-        return [cast(v) for v in items]
-    except ValueError:
-        raise InputError(f"bad list {value!r}: expected {cast.__name__} values") from None
 
 
 def parse_options(items: list[str]) -> dict[str, str]:
