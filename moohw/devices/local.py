@@ -63,7 +63,7 @@ _OPTION_FIELDS = {
     "batch_cells": "batch_cells",
 }
 #: The fixed reference cell of the drift-robust schedule (a mid-cost cell: convs, pool, skip).
-REFERENCE_ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|"
+REFERENCE_ARCH = "|nor_conv_3x3~0|+|nor_conv_1x1~0|skip_connect~1|+|avg_pool_3x3~0|nor_conv_3x3~1|skip_connect~2|"  # noqa: E501
 LIVE_OPTIONS: tuple[str, ...] = (*_OPTION_FIELDS, "dataset")
 
 
