@@ -113,3 +113,16 @@ def test_split_half_rho_is_spearman_brown_of_the_halves():
 def test_schedule_fields_are_validated(kwargs, match):
     with pytest.raises(InputError, match=match):
         Protocol(**kwargs)
+
+
+def test_on_round_reports_each_round_and_the_expected_retest_rho():
+    m = Machine(lambda c: 1.0)
+    seen: list[tuple[int, float]] = []
+    measure_batch(
+        [m.visit(x) for x in (1.0, 2.0, 3.0)],
+        m.visit(1.0),
+        P,
+        np.random.default_rng(0),
+        on_round=lambda r, rho: seen.append((r, rho)),
+    )
+    assert [r for r, _ in seen] == [1, 2] and np.isnan(seen[0][1]) and seen[1][1] == 1.0

@@ -110,6 +110,9 @@ class LiveDevice(Device):
         self.n_taken = 0
         self.n_reused = 0
         self.last_batches: list[Any] = []
+        #: Called after each round of a drift-robust batch: ``(rounds so far, expected
+        #: test-retest Spearman)`` (progress displays; ``None``: nothing is called).
+        self.on_round: Callable[[int, float], None] | None = None
         self._fingerprint: str | None = None
         self._wall_s = 0.0
 
@@ -385,7 +388,12 @@ class LocalDevice(LiveDevice):
                 return lambda first: time_visit(r, p.warmup if first else 1, p.round_repeats)
 
             ms, report = measure_batch(
-                [visit(r) for r in runners], visit(ref), p, self._rng, pin=self._pin
+                [visit(r) for r in runners],
+                visit(ref),
+                p,
+                self._rng,
+                pin=self._pin,
+                on_round=self.on_round,
             )
         self.last_batches.append(report)
         host = hostname()

@@ -96,6 +96,7 @@ def measure_batch(
     protocol: Protocol,
     rng: np.random.Generator,
     pin: Callable[[float], float] | None = None,
+    on_round: Callable[[int, float], None] | None = None,
 ) -> tuple[list[Measurement], BatchReport]:
     """Measure a batch of cells with drift correction and a rank-stability stopping rule.
 
@@ -108,6 +109,8 @@ def measure_batch(
         pin: Maps this batch's median reference latency to the scale of the corrected values
             (e.g. the reference latency pinned by the device's first batch); ``None`` keeps
             this batch's median.
+        on_round: Called after each round with the rounds run so far and the expected
+            test-retest Spearman (``nan`` before ``min_rounds``), for progress displays.
 
     Returns:
         One measurement per cell (same order as ``visits``) and the batch report.
@@ -145,8 +148,10 @@ def measure_batch(
         visit_ref()  # closes the round: every cell visit lies between two reference visits
         if rounds >= protocol.min_rounds:
             rho = split_half_rho(_corrected(visit_min, visit_t, ref_t, ref_ms))
-            if not np.isfinite(rho) or rho >= protocol.rank_rho:
-                break
+        if on_round is not None:
+            on_round(rounds, rho)
+        if rounds >= protocol.min_rounds and (not np.isfinite(rho) or rho >= protocol.rank_rho):
+            break
     ref = np.asarray(ref_ms)
     pinned = float(np.median(ref))
     if pin is not None:
