@@ -173,7 +173,16 @@ def measure_cmd(
                 from_store[i] = reused
                 progress.advance(task)
 
+            def on_round(r: int, rho: float) -> None:  # a drift-robust batch is under way
+                est = f", expected retest rho {rho:.3f}" if np.isfinite(rho) else ""
+                progress.update(task, description=f"{dev.name} [batch round {r}{est}]")
+
+            if hasattr(dev, "on_round"):
+                dev.on_round = on_round
             ms = dev.measurements(X, done)
+            if hasattr(dev, "on_round"):
+                dev.on_round = None
+                progress.update(task, description=dev.name)
             df = pd.DataFrame([m.to_dict() for m in ms])
             df.insert(0, "arch_str", strs)
             df["from_store"] = from_store
