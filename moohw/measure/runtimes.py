@@ -70,9 +70,9 @@ def runtime_info(target: str, options: Mapping[str, str]) -> dict[str, Any]:
     import torch
 
     if target in ("cpu", "cuda"):
-        name, version = "torch-eager", torch.__version__
+        name, version = "torch-eager", str(torch.__version__)
     elif target == "torchscript":
-        name, version = "torchscript", torch.__version__
+        name, version = "torchscript", str(torch.__version__)
     else:
         name, version = target, str(require(target).__version__)
     return {"runtime": name, "runtime_version": version, "runtime_options": dict(options)}
