@@ -34,10 +34,11 @@ import numpy as np
 
 from moohw.devices.base import Device
 from moohw.errors import InputError
+from moohw.measure.claims import new_owner
 from moohw.measure.fingerprint import fingerprint, hardware_info, hostname
 from moohw.measure.protocol import MeasureError, Measurement, Protocol
 from moohw.measure.runtimes import DEFAULTS, TARGETS, check_options, runtime_info
-from moohw.measure.store import MeasurementStore, new_owner
+from moohw.measure.store import MeasurementStore
 from moohw.spaces import SearchSpace
 
 #: Called after each architecture: ``(position in X, arch_str, measurement, from_store)``.
