@@ -22,7 +22,7 @@ from urllib.parse import parse_qsl
 
 import numpy as np
 
-from moohw.devices.base import Device
+from moohw.devices.base import Device, LatencyBatch
 from moohw.errors import InputError
 from moohw.measure.fingerprint import fingerprint, hardware_info, hostname
 from moohw.measure.protocol import MeasureError, Measurement, Protocol
@@ -155,6 +155,20 @@ class LiveDevice(Device):
 
     def _latency_ms(self, X: np.ndarray) -> np.ndarray:
         return np.array([m.latency_ms for m in self.measurements(X)], dtype=np.float64)
+
+    def _query(self, X: np.ndarray) -> LatencyBatch:
+        # Each answer's cost is the wall time up to its callback (store reads cost 0 s).
+        cost, stored, t = np.zeros(len(X)), np.zeros(len(X), dtype=bool), [time.perf_counter()]
+
+        def note(i: int, s: str, m: Measurement, from_store: bool) -> None:
+            now = time.perf_counter()
+            stored[i], cost[i] = from_store, 0.0 if from_store else now - t[0]
+            t[0] = now
+
+        ms = self.measurements(X, on_result=note)
+        lat = np.array([m.latency_ms for m in ms], dtype=np.float64)
+        spread = np.array([m.spread_ms for m in ms], dtype=np.float64)
+        return LatencyBatch(lat, spread, cost, self.fidelity, stored)
 
     def describe(self) -> dict[str, object]:
         d = super().describe()
