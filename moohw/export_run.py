@@ -163,7 +163,7 @@ def _card(
             "latency_ms": float(row["latency_ms"]),
             "spread_ms": None if pd.isna(row["spread_ms"]) else float(row["spread_ms"]),
             "cv": None if pd.isna(row["cv"]) else float(row["cv"]),
-            "statistic": "median of timed passes; spread = median absolute deviation",
+            "statistic": _statistic(view.device.get("protocol")),
         },
         "device": {k: v for k, v in view.device.items() if k != "accuracy_column"},
         "weights": "untrained: initialised from seed 0 (train before deploying)",
@@ -243,3 +243,13 @@ def export_picks(
         (out / (name + ".json")).write_text(json.dumps(card, indent=2, default=str) + "\n")
         cards.append(card)
     return cards
+
+
+def _statistic(protocol: object) -> str:
+    """What ``latency_ms`` and ``spread_ms`` of a card are, for the device's protocol."""
+    if isinstance(protocol, dict) and int(protocol.get("rounds", 1)) > 1:
+        return (
+            "median over interleaved rounds of the drift-corrected fastest pass; "
+            "spread = median absolute deviation across rounds"
+        )
+    return "median of timed passes; spread = median absolute deviation"

@@ -172,11 +172,19 @@ def _device_lines(view: RunView) -> list[str]:
         out.append(f"- fingerprint: `{d.get('fingerprint')}` (hardware + software + protocol)")
     pr = d.get("protocol")
     if isinstance(pr, dict):
-        out.append(
-            f"- protocol: batch {pr.get('batch_size')}, {pr.get('threads')} thread(s), "
-            f"{pr.get('dtype')}, {pr.get('warmup')} warm-up + {pr.get('repeats')} timed "
-            f"passes, median; spread = median absolute deviation; timer {pr.get('timer')}"
-        )
+        head = f"- protocol: batch {pr.get('batch_size')}, {pr.get('threads')} thread(s), "
+        head += f"{pr.get('dtype')}, timer {pr.get('timer')}; "
+        if int(pr.get("rounds", 1)) > 1:  # the drift-robust schedule
+            out.append(
+                head + f"up to {pr.get('rounds')} interleaved rounds of {pr.get('round_repeats')}"
+                " timed passes (fastest kept), drift-corrected by a reference cell; latency = "
+                "median over rounds, spread = median absolute deviation across rounds"
+            )
+        else:
+            out.append(
+                head + f"{pr.get('warmup')} warm-up + {pr.get('repeats')} timed passes, median;"
+                " spread = median absolute deviation"
+            )
     if d.get("note"):
         out.append(f"- note: {d['note']}")
     if not isinstance(hw, dict):

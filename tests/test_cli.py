@@ -2,9 +2,8 @@ import json
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
-
 from moohw.cli import app
+from typer.testing import CliRunner
 
 runner = CliRunner()
 

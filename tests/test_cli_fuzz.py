@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from moohw.cli import app
 from typer.testing import CliRunner
 
-from moohw.cli import app
 from moohw.devices.synthetic import SyntheticDevice
 from moohw.spaces import NB201Space
 

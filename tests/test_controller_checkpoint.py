@@ -26,9 +26,8 @@ from moohw.algorithms.controller.checkpoint import (
     load_faithful_model,
 )
 from moohw.algorithms.controller.faithful import PPO_KWARGS, observation
-from typer.testing import CliRunner
-
 from moohw.cli import app
+from typer.testing import CliRunner
 
 REFERENCE = Path(__file__).with_name("data") / "controller_checkpoint_outputs.json"
 

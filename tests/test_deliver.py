@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from moohw.algorithms import search
+from moohw.cli import app
 from typer.testing import CliRunner
 
-from moohw.cli import app
 from moohw.metrics import non_dominated
 from moohw.recommend import (
     PickRule,

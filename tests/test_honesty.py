@@ -8,11 +8,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from moohw.algorithms.grid import make_cells, run_grid
+from moohw.cli import app
+from moohw.cli.common import LogProgress
 from typer.testing import CliRunner
 
 from moohw.atomic import TornRecordError, write_json
-from moohw.cli import app
-from moohw.cli_common import LogProgress
 from moohw.summary import best_methods, bootstrap_interval, summarize
 
 runner = CliRunner()

@@ -12,9 +12,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from moohw.cli.measure import measure_cmd
 from typer.testing import CliRunner
 
-from moohw.cli_measure import measure_cmd
 from moohw.devices import get_device
 from moohw.devices.local import LocalDevice, local_name, parse_live_options
 from moohw.measure import MeasureError, MeasurementStore, Protocol, summarize
@@ -324,7 +324,7 @@ def test_list_devices_reports_live_rows(nb201):
 
 
 def test_archs_csv_with_arch_str_column(tmp_path, nb201):
-    from moohw.cli_measure import read_archs
+    from moohw.cli.measure import read_archs
 
     X = nb201.sample(4, seed=2)
     p = Path(tmp_path / "a.csv")

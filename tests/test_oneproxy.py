@@ -3,10 +3,10 @@ import pandas as pd
 import pytest
 from moohw.algorithms import run_algorithm, search
 from moohw.algorithms.oneproxy import OneProxy, default_probes, spread
+from moohw.cli import app
 from moohw.problems import HWNASProblem
 from typer.testing import CliRunner
 
-from moohw.cli import app
 from moohw.devices import get_device
 from moohw.knowledge import SYNTHETIC_KNOWLEDGE, check_no_leak, default_knowledge, task_split
 from moohw.metrics import hypervolume, monotonicity_matrix

@@ -198,7 +198,7 @@ def test_surrogate_grows_until_plateau_or_budget(nb201):
 
 
 def test_cli_subapps(tmp_path):
-    from moohw.cli_predictors import predictor_app, surrogate_app
+    from moohw.cli.predictors import predictor_app, surrogate_app
 
     runner = CliRunner()
     r = runner.invoke(predictor_app, ["list"])
@@ -219,7 +219,7 @@ def test_cli_subapps(tmp_path):
 
 
 def test_cli_eval_small(tmp_path, data):
-    from moohw.cli_predictors import predictor_app
+    from moohw.cli.predictors import predictor_app
 
     r = CliRunner().invoke(
         predictor_app,

@@ -4,9 +4,9 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from moohw.cli.proxies import proxies_app
 from typer.testing import CliRunner
 
-from moohw.cli_proxies import proxies_app
 from moohw.nets import build_network
 from moohw.proxies import PROXIES, get_proxy, skip_score
 from moohw.proxies.batch import default_batch, user_batch

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from moohw.cli import app
 from typer.testing import CliRunner
 
 import moohw.proxies.cache as cache_mod
-from moohw.cli import app
 from moohw.proxies import get_proxy
 from moohw.proxies.batch import user_batch
 from moohw.proxies.cache import cache_root, reporting

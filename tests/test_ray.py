@@ -91,8 +91,7 @@ def test_unknown_resource_is_one_clear_line(cluster, nb201, tmp_path):
 
 def _measure_app():
     import typer
-
-    from moohw.cli_measure import measure_cmd
+    from moohw.cli.measure import measure_cmd
 
     app = typer.Typer()
     app.command("measure")(measure_cmd)

@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 import pytest
 import typer
+from moohw.cli.measure import store_app
 from typer.testing import CliRunner
 
-from moohw.cli_measure import store_app
 from moohw.devices import get_device
 from moohw.devices.local import LocalDevice
 from moohw.measure import Measurement, MeasurementStore, Protocol, StoreError, default_store_path
@@ -127,13 +127,13 @@ def test_measurement_race_first_stored_wins(nb201, tmp_path):
     dev = LocalDevice(nb201, TINY, store=st)
     X = nb201.sample(1, seed=9)
     s = nb201.to_str(X)[0]
-    real = dev._measure
+    real = dev._measure_batch
 
-    def racing(arch):  # another process stores the same key while we measure
+    def racing(archs):  # another process stores the same key while we measure
         st.put(dev.fingerprint, "local:cpu", "nb201", s, _m(42.0, dev.protocol), "other")
-        return real(arch)
+        return real(archs)
 
-    dev._measure = racing
+    dev._measure_batch = racing
     assert dev.latency_ms(X)[0] == 42.0  # everyone sees the first stored number
     assert st.count() == 1 and dev.measurement_counts() == (1, 0)
 
@@ -153,7 +153,8 @@ _CHILD = textwrap.dedent(
     from moohw.spaces import NB201Space
     sp = NB201Space()
     X = sp.sample(int(sys.argv[2]), seed=7)
-    dev = LocalDevice(sp, Protocol(warmup=1, repeats=3), store=MeasurementStore(sys.argv[1]))
+    p = Protocol(warmup=1, rounds=2, min_rounds=2, round_repeats=2, batch_cells=4)
+    dev = LocalDevice(sp, p, store=MeasurementStore(sys.argv[1]))
     log = open(sys.argv[3], "a", buffering=1)
     # the log line is written after the store committed the row: every line must survive
     dev.measurements(X, lambda i, s, m, reused: log.write(s + "\\n"))
@@ -179,7 +180,8 @@ def test_sigkill_mid_run_loses_nothing_and_measures_nothing_twice(nb201, tmp_pat
     assert logged <= stored_before  # zero lost: every reported measurement is committed
     assert 0 < len(stored_before) < n
     X = nb201.sample(n, seed=7)
-    dev = LocalDevice(nb201, Protocol(warmup=1, repeats=3), store=st)
+    p = Protocol(warmup=1, rounds=2, min_rounds=2, round_repeats=2, batch_cells=4)
+    dev = LocalDevice(nb201, p, store=st)
     lat = dev.latency_ms(X)
     assert np.isfinite(lat).all()
     taken, reused = dev.measurement_counts()

@@ -31,8 +31,8 @@ class LatencyBatch:
         spread_ms: ``(n,)`` spread of each value in ms (a live device: the median absolute
             deviation of the repeats; 0 for tables and synthetic devices).
         cost_s: ``(n,)`` seconds each answer cost: the device's nominal ``cost_s`` for tables
-            and synthetic devices; for a live device the wall time of that measurement, and 0
-            for an answer read from the measurement store.
+            and synthetic devices; for a live device an equal share of the measuring wall time
+            of the call for each cell measured now, and 0 for an answer read from the store.
         fidelity: The device's fidelity (``target``, ``predicted``, ...).
         from_store: ``(n,)`` bool, answers read from the measurement store (nothing measured).
     """

@@ -104,6 +104,10 @@ class MeasurerActor:
         """Measure one architecture (a list of op ids); returns the measurement and host."""
         return self.device._measure(np.asarray(arch, dtype=np.int64))
 
+    def measure_batch(self, archs: list[list[int]]) -> list[tuple[Measurement, str]]:
+        """Measure several architectures with the drift-robust schedule (one batch)."""
+        return self.device._measure_batch(np.asarray(archs, dtype=np.int64))
+
 
 @lru_cache(maxsize=1)
 def _actor_class() -> Any:
@@ -209,13 +213,24 @@ class RayDevice(LiveDevice):
         return self._hw
 
     def _measure(self, arch: np.ndarray) -> tuple[Measurement, str]:
+        m, host = self._call("measure", arch.tolist(), self.timeout_s, arch)
+        return m, str(host)
+
+    def _measure_batch(self, X: np.ndarray) -> list[tuple[Measurement, str]]:
+        """The whole batch in the actor (drift-robust schedule on the device's host)."""
+        if not self.protocol.robust:
+            return super()._measure_batch(X)
+        out = self._call("measure_batch", X.tolist(), self.timeout_s * len(X), X[0])
+        return [(m, str(h)) for m, h in out]
+
+    def _call(self, method: str, arg: Any, timeout_s: float, arch: np.ndarray) -> Any:
+        """``actor.method(arg)`` with retries on a fresh actor when one dies or hangs."""
         ray = _ray()
         last: Exception | None = None
         for _ in range(self.max_retries + 1):
             actor = self.actor()
             try:
-                m, host = ray.get(actor.measure.remote(arch.tolist()), timeout=self.timeout_s)
-                return m, str(host)
+                return ray.get(getattr(actor, method).remote(arg), timeout=timeout_s)
             except (ray.exceptions.RayActorError, ray.exceptions.GetTimeoutError) as e:
                 # died or hung: drop it; the next attempt places a fresh actor
                 last = e

@@ -5,6 +5,12 @@ A measurement (:func:`moohw.measure.timing.measure_model`) fixes the thread coun
 modified z-score rule of Iglewicz & Hoaglin ("How to Detect and Handle Outliers", 1993:
 ``0.6745 * |x - median| / MAD > k``), and reports the median of the kept samples with robust
 spreads (MAD, IQR) and the coefficient of variation.
+
+With ``rounds > 1`` (the default) a live device measures the cells it has to measure in batches
+with the drift-robust schedule of :mod:`moohw.measure.robust`: randomised interleaved rounds, a
+reference cell re-timed every ``ref_every`` cells to correct drift, rounds repeated until the
+rank of the batch is stable (split-half Spearman >= ``rank_rho``) or ``rounds`` were run.
+``rounds=1`` is the single-series protocol (``repeats`` passes, up to ``attempts`` series).
 """
 
 from __future__ import annotations
@@ -21,6 +27,14 @@ from moohw.errors import InputError
 
 #: dtype names accepted in a protocol (torch dtypes of the same name).
 DTYPES: tuple[str, ...] = ("float32", "float16", "bfloat16")
+_SCHEDULE_FIELDS = (
+    "rounds",
+    "min_rounds",
+    "round_repeats",
+    "ref_every",
+    "rank_rho",
+    "batch_cells",
+)
 _MAD_TO_Z = 0.6745  # the 0.75 quantile of N(0, 1): makes MAD comparable to a standard deviation
 
 
@@ -52,6 +66,17 @@ class Protocol:
             elapsed time includes the time the measurement was descheduled, the thread time
             does not (test-retest Spearman 0.91 vs 0.985 at load 6 on 2 cores, see
             ``benchmarks/RESULTS_measure.md``). CUDA is always timed with events.
+        rounds: Most rounds of the drift-robust schedule; 1 = one series per cell (the
+            single-series protocol: ``repeats``, ``attempts`` and ``max_cv`` apply).
+        min_rounds: Rounds always run before the rank-stability check (>= 2 to have halves);
+            a batch of fewer than 3 cells runs exactly this many.
+        round_repeats: Timed passes of one cell in one round (their minimum is kept).
+        ref_every: The reference cell is timed at the start of each round and after every this
+            many cells.
+        rank_rho: A batch stops once its expected test-retest Spearman (the split-half Spearman
+            of its odd- and even-round medians, Spearman-Brown corrected) reaches this.
+        batch_cells: Most cells measured together in one batch (their models are kept in
+            memory while the batch runs; a run killed mid-batch loses that batch).
     """
 
     warmup: int = 10
@@ -65,6 +90,12 @@ class Protocol:
     max_cv: float = 0.1
     attempts: int = 3
     timer: str = "auto"
+    rounds: int = 12
+    min_rounds: int = 4
+    round_repeats: int = 5
+    ref_every: int = 10
+    rank_rho: float = 0.99
+    batch_cells: int = 100
 
     def __post_init__(self) -> None:
         if self.warmup < 0:
@@ -93,10 +124,33 @@ class Protocol:
             raise InputError("protocol timer 'thread' needs device 'cpu' and threads 1")
         if self.attempts < 1:
             raise InputError(f"protocol attempts must be >= 1, got {self.attempts}")
+        if self.rounds < 1:
+            raise InputError(f"protocol rounds must be >= 1, got {self.rounds}")
+        if self.rounds > 1 and not 1 <= self.min_rounds <= self.rounds:
+            raise InputError(
+                f"protocol min_rounds must be in 1..rounds ({self.rounds}), got {self.min_rounds}"
+            )
+        for name in ("round_repeats", "ref_every", "batch_cells"):
+            if getattr(self, name) < 1:
+                raise InputError(f"protocol {name} must be >= 1, got {getattr(self, name)}")
+        if not -1 <= self.rank_rho <= 1:
+            raise InputError(f"protocol rank_rho must be in [-1, 1], got {self.rank_rho}")
+
+    @property
+    def robust(self) -> bool:
+        """Whether live devices use the drift-robust batch schedule (``rounds > 1``)."""
+        return self.rounds > 1
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready fields (an infinite ``outlier_k`` or ``max_cv`` becomes ``"inf"``)."""
+        """JSON-ready fields (an infinite ``outlier_k`` or ``max_cv`` becomes ``"inf"``).
+
+        The schedule fields are left out for ``rounds=1``, so the single-series protocol keeps
+        the hash (and the stored measurements) it had before the schedule existed.
+        """
         d = asdict(self)
+        if self.rounds == 1:
+            for k in _SCHEDULE_FIELDS:
+                del d[k]
         for k in ("outlier_k", "max_cv"):
             if not np.isfinite(d[k]):
                 d[k] = "inf"
@@ -106,6 +160,7 @@ class Protocol:
     def from_dict(cls, d: dict[str, Any]) -> Protocol:
         """Inverse of :meth:`to_dict`."""
         d = dict(d)
+        d.setdefault("rounds", 1)  # written before the schedule existed
         for k in ("outlier_k", "max_cv"):
             if k in d:
                 d[k] = float(d[k])

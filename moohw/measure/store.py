@@ -7,6 +7,13 @@ once: WAL lets readers run beside the single writer, every write is one short tr
 busy timeout makes a writer wait for the lock instead of failing. A row, once written, is never
 overwritten (the first measurement of a key wins).
 
+Claims keep workers that share a store from measuring the same architecture twice: before
+measuring, a worker claims the keys it will measure (a lease with an expiry time, taken in one
+``BEGIN IMMEDIATE`` transaction, so two workers never hold the same key); others skip claimed
+keys and wait for their rows. A live worker renews its leases; a killed one stops renewing, its
+claims expire after ``lease_s`` and the keys are claimed again by whoever is still working.
+Storing a measurement releases its claim in the same transaction.
+
 The file is ``$MOOHW_STORE`` if set, else ``measurements.sqlite`` under the user cache directory
 (:func:`platformdirs.user_cache_dir`), unless a path is given explicitly.
 """
@@ -17,6 +24,10 @@ import json
 import os
 import sqlite3
 import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -25,6 +36,7 @@ from typing import Any
 import pandas as pd
 import platformdirs
 
+from moohw.errors import InputError
 from moohw.measure.protocol import MeasureError, Measurement, Protocol
 
 _SCHEMA_VERSION = 1
@@ -59,6 +71,23 @@ CREATE TABLE IF NOT EXISTS fingerprints (
     protocol TEXT NOT NULL,
     extra TEXT NOT NULL,
     created_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS references_pinned (
+    fingerprint TEXT NOT NULL,
+    protocol_hash TEXT NOT NULL,
+    arch_str TEXT NOT NULL,
+    reference_ms REAL NOT NULL,
+    created_at TEXT NOT NULL,
+    PRIMARY KEY (fingerprint, protocol_hash)
+);
+CREATE TABLE IF NOT EXISTS claims (
+    fingerprint TEXT NOT NULL,
+    space TEXT NOT NULL,
+    arch_str TEXT NOT NULL,
+    protocol_hash TEXT NOT NULL,
+    owner TEXT NOT NULL,
+    expires_at REAL NOT NULL,
+    PRIMARY KEY (fingerprint, space, arch_str, protocol_hash)
 );
 """
 
@@ -100,6 +129,13 @@ def _measurement(row: tuple[Any, ...], protocol: Protocol) -> Measurement:
         n_attempts=int(vals["n_attempts"]),
         protocol=protocol,
     )
+
+
+def new_owner() -> str:
+    """A unique claim owner id for this worker: ``host:pid:random``."""
+    import socket
+
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 def _now() -> str:
@@ -234,23 +270,163 @@ class MeasurementStore:
     ) -> bool:
         """Commit one measurement now; returns ``False`` if the key was already stored."""
         vals = measurement.to_dict()
+        phash = measurement.protocol.hash
         try:
-            cur = self._conn().execute(
-                f"INSERT OR IGNORE INTO measurements VALUES ({_PLACEHOLDERS})",
-                (
-                    fingerprint,
-                    space,
-                    arch_str,
-                    measurement.protocol.hash,
-                    device,
-                    *(vals[c] for c in _COLUMNS),
-                    host,
-                    _now(),
-                ),
-            )
+            with self._transaction() as conn:
+                cur = conn.execute(
+                    f"INSERT OR IGNORE INTO measurements VALUES ({_PLACEHOLDERS})",
+                    (
+                        fingerprint,
+                        space,
+                        arch_str,
+                        phash,
+                        device,
+                        *(vals[c] for c in _COLUMNS),
+                        host,
+                        _now(),
+                    ),
+                )
+                conn.execute(
+                    "DELETE FROM claims WHERE fingerprint = ? AND space = ? AND arch_str = ? "
+                    "AND protocol_hash = ?",
+                    (fingerprint, space, arch_str, phash),
+                )
         except sqlite3.Error as e:
             raise self._fail("write", e) from None
         return cur.rowcount == 1
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` write transaction (committed, or rolled back on error)."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def claim(
+        self,
+        fingerprint: str,
+        space: str,
+        protocol: Protocol,
+        arch_strs: list[str],
+        owner: str,
+        lease_s: float = 120.0,
+        limit: int | None = None,
+    ) -> list[str]:
+        """Claim the keys of ``arch_strs`` that are neither stored nor claimed by a live lease.
+
+        Args:
+            fingerprint: Device fingerprint.
+            space: Search space name.
+            protocol: Measurement protocol (its hash is part of the key).
+            arch_strs: Candidate architectures, in the order to claim them.
+            owner: This worker's id (:func:`new_owner`); its own claims are renewed.
+            lease_s: Seconds until an unrenewed claim expires.
+            limit: Claim at most this many.
+
+        Returns:
+            The architectures now claimed by ``owner`` (a subset of ``arch_strs``, same order).
+        """
+        if not lease_s > 0:
+            raise InputError(f"claim lease_s must be > 0, got {lease_s}")
+        key = (fingerprint, space, protocol.hash)
+        got: list[str] = []
+        try:
+            with self._transaction() as conn:
+                now = time.time()
+                stored = {
+                    r[0]
+                    for r in conn.execute(
+                        "SELECT arch_str FROM measurements WHERE fingerprint = ? AND space = ? "
+                        "AND protocol_hash = ?",
+                        key,
+                    )
+                }
+                held = {
+                    r[0]: (r[1], r[2])
+                    for r in conn.execute(
+                        "SELECT arch_str, owner, expires_at FROM claims WHERE fingerprint = ? "
+                        "AND space = ? AND protocol_hash = ?",
+                        key,
+                    )
+                }
+                for s in dict.fromkeys(arch_strs):
+                    if limit is not None and len(got) >= limit:
+                        break
+                    if s in stored:
+                        continue
+                    h = held.get(s)
+                    if h is not None and h[0] != owner and h[1] > now:
+                        continue
+                    conn.execute(
+                        "INSERT OR REPLACE INTO claims VALUES (?, ?, ?, ?, ?, ?)",
+                        (fingerprint, space, s, protocol.hash, owner, now + lease_s),
+                    )
+                    got.append(s)
+        except sqlite3.Error as e:
+            raise self._fail("write", e) from None
+        return got
+
+    def renew(self, owner: str, lease_s: float = 120.0) -> int:
+        """Extend every claim of ``owner`` to expire ``lease_s`` from now; returns how many."""
+        try:
+            with self._transaction() as conn:
+                cur = conn.execute(
+                    "UPDATE claims SET expires_at = ? WHERE owner = ?",
+                    (time.time() + lease_s, owner),
+                )
+        except sqlite3.Error as e:
+            raise self._fail("write", e) from None
+        return int(cur.rowcount)
+
+    def release(self, owner: str) -> int:
+        """Drop every claim of ``owner`` (a worker that stops early); returns how many."""
+        try:
+            with self._transaction() as conn:
+                cur = conn.execute("DELETE FROM claims WHERE owner = ?", (owner,))
+        except sqlite3.Error as e:
+            raise self._fail("write", e) from None
+        return int(cur.rowcount)
+
+    def pin_reference(
+        self, fingerprint: str, protocol: Protocol, arch_str: str, reference_ms: float
+    ) -> float:
+        """The pinned reference latency of a device, pinning ``reference_ms`` if none is yet.
+
+        The drift-robust schedule scales every batch's corrected latencies to this value, so
+        batches measured at different times (and by different workers) share one scale.
+        """
+        try:
+            with self._transaction() as conn:
+                conn.execute(
+                    "INSERT OR IGNORE INTO references_pinned VALUES (?, ?, ?, ?, ?)",
+                    (fingerprint, protocol.hash, arch_str, float(reference_ms), _now()),
+                )
+                row = conn.execute(
+                    "SELECT reference_ms FROM references_pinned WHERE fingerprint = ? "
+                    "AND protocol_hash = ?",
+                    (fingerprint, protocol.hash),
+                ).fetchone()
+        except sqlite3.Error as e:
+            raise self._fail("write", e) from None
+        return float(row[0])
+
+    def claims(self, fingerprint: str | None = None) -> pd.DataFrame:
+        """Current claims (``arch_str``, ``owner``, ``expires_at`` as Unix seconds, ...)."""
+        q = "SELECT fingerprint, space, arch_str, protocol_hash, owner, expires_at FROM claims"
+        args: tuple[str, ...] = ()
+        if fingerprint is not None:
+            q, args = q + " WHERE fingerprint = ?", (fingerprint,)
+        try:
+            rows = self._conn().execute(q, args).fetchall()
+        except sqlite3.Error as e:
+            raise self._fail("read", e) from None
+        cols = ["fingerprint", "space", "arch_str", "protocol_hash", "owner", "expires_at"]
+        return pd.DataFrame(rows, columns=cols)
 
     def count(self, fingerprint: str | None = None) -> int:
         """Number of stored measurements (of one fingerprint when given)."""

@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from moohw.cli.common import DataOpt, check_out_dir, friendly, progress, sub_app
 from rich.console import Console
 
-from moohw.cli_common import DataOpt, check_out_dir, friendly, progress, sub_app
 from moohw.errors import InputError
 
 if TYPE_CHECKING:

@@ -12,15 +12,14 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from moohw.cli.common import LogProgress, fail, sub_app
+from moohw.cli.common import progress as progress_bar
 from rich.console import Console
 from rich.progress import (
     Progress,
     TaskID,
 )
 from rich.table import Table
-
-from moohw.cli_common import LogProgress, fail, sub_app
-from moohw.cli_common import progress as progress_bar
 
 
 @contextmanager

@@ -15,6 +15,13 @@ from typing import Annotated, Any
 import numpy as np
 import pandas as pd
 import typer
+from moohw.cli.common import (
+    LogProgress,
+    check_out_file,
+    friendly,
+    progress_every,
+    sub_app,
+)
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -26,13 +33,6 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from moohw.cli_common import (
-    LogProgress,
-    check_out_file,
-    friendly,
-    progress_every,
-    sub_app,
-)
 from moohw.errors import InputError
 
 console = Console()
@@ -173,7 +173,16 @@ def measure_cmd(
                 from_store[i] = reused
                 progress.advance(task)
 
+            def on_round(r: int, rho: float) -> None:  # a drift-robust batch is under way
+                est = f", expected retest rho {rho:.3f}" if np.isfinite(rho) else ""
+                progress.update(task, description=f"{dev.name} [batch round {r}{est}]")
+
+            if hasattr(dev, "on_round"):
+                dev.on_round = on_round
             ms = dev.measurements(X, done)
+            if hasattr(dev, "on_round"):
+                dev.on_round = None
+                progress.update(task, description=dev.name)
             df = pd.DataFrame([m.to_dict() for m in ms])
             df.insert(0, "arch_str", strs)
             df["from_store"] = from_store

@@ -11,11 +11,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import pandas as pd
 import typer
+from moohw.cli.common import DataOpt, friendly
 from rich.console import Console
 from rich.table import Table
 
 from moohw.accuracy import DEFAULT_ACCURACY
-from moohw.cli_common import DataOpt, friendly
 from moohw.recommend import PICKS, parse_pick, pick, quality_column, recommend, short_arch
 
 if TYPE_CHECKING:  # the figure code (matplotlib) loads only when a command needs it

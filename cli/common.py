@@ -42,6 +42,27 @@ DataOpt = Annotated[
     Path | None,
     typer.Option("--data", help="Benchmark data folder (default: $MOOHW_DATA or ../shared/data)."),
 ]
+SpaceOpt = Annotated[
+    str,
+    typer.Option(
+        "--space", help="Search space: nb201, or fbnet (predictors and monotonicity; no search)."
+    ),
+]
+ProxyOpt = Annotated[str, typer.Option("--proxy", help="Accuracy proxy (see `moohw proxies`).")]
+AccOpt = Annotated[
+    str, typer.Option("--accuracy", help="Benchmark accuracy column used for scoring only.")
+]
+
+
+def split_list(value: str, cast: Callable[[str], Any] = str) -> list[Any]:
+    """``"a, b"`` → ``["a", "b"]``, each passed through ``cast``; empty or bad: InputError."""
+    items = [v.strip() for v in value.split(",") if v.strip()]
+    if not items:
+        raise InputError(f"expected a comma-separated list, got {value!r}")
+    try:
+        return [cast(v) for v in items]
+    except ValueError:
+        raise InputError(f"bad list {value!r}: expected {cast.__name__} values") from None
 
 
 def fail(msg: str) -> typer.Exit:

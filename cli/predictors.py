@@ -12,10 +12,10 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from moohw.cli.common import DataOpt, check_out_dir, progress, sub_app, unique, user_errors
 from rich.console import Console
 from rich.table import Table
 
-from moohw.cli_common import DataOpt, check_out_dir, progress, sub_app, unique, user_errors
 from moohw.errors import InputError, UnknownNameError
 
 predictor_app = sub_app("Latency predictors: list them, run the NASFLAT task suite.")
