@@ -13,22 +13,14 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from moohw.algorithms.api import (
-    _cached_accuracy,
-    _cached_device,
-    algorithm_info,
-    run_algorithm,
-    score_run,
-)
-from moohw.problems import HWNASProblem
+from moohw.algorithms.api import algorithm_info, run_algorithm
+from moohw.problems.experiment import attach_scores, build_problem
 
 from moohw.accuracy import DEFAULT_ACCURACY
 from moohw.data import BenchmarkData
-from moohw.devices import scoring_device
 from moohw.errors import InputError
-from moohw.proxies import DEFAULT_PROXY, get_proxy
+from moohw.proxies import DEFAULT_PROXY
 from moohw.runs import Ledger, RunResult, declared_front
-from moohw.spaces import get_space
 
 
 def is_budget_agnostic(algo: str, budget: int | None = None) -> bool:
@@ -177,26 +169,17 @@ def prefix_runs(
     kmax = max(budgets)
     if not is_budget_agnostic(algo, kmax):
         raise InputError(f"{algo} is not budget-agnostic: run each budget separately")
-    sp = get_space(space)
-    dev = _cached_device(device, space, data)
-    problem = HWNASProblem(sp, dev, get_proxy(proxy, sp, dataset), kmax)
+    problem = build_problem(device, kmax, space, proxy, data, dataset)
     snapshots: list[PaidSnapshot] = []
     t0 = time.perf_counter()
     problem.ledger.on_paid = lambda n: snapshots.append(_snapshot(problem.ledger, t0))
     full = run_algorithm(algo, problem, seed, data=data)
-    acc = None
-    if accuracy and data is not None and dev.exact and space == "nb201":
-        acc = _cached_accuracy(space, data, accuracy)
-    out: dict[int, RunResult] = {}
-    for k in sorted(set(budgets)):
-        r = full if k == kmax else prefix(full, snapshots, k)
-        if acc is None:
-            out[k] = r
-        else:  # as search(): predicted:DIR is scored against the measured device when known
-            sdev, against = scoring_device(dev, data)
-            info = {**r.info, "scored_against": against}
-            out[k] = replace(r, scores=score_run(r, sdev, acc), info=info)
-    return out
+    return {
+        k: attach_scores(
+            full if k == kmax else prefix(full, snapshots, k), problem.device, data, accuracy
+        )
+        for k in sorted(set(budgets))
+    }
 
 
 __all__ = ["PaidSnapshot", "is_budget_agnostic", "prefix", "prefix_runs", "snapshot_at"]

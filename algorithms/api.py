@@ -1,11 +1,14 @@
-"""One entry point for every search method: build, run on a budget, score, record."""
+"""One entry point for every search method: the registry, running on a budget, ``search``.
+
+Building problems from names, cached tables and scoring live in the experiment layer
+(:mod:`moohw.problems.experiment`); ``score_run`` is re-exported here for compatibility.
+"""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
 from dataclasses import replace
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -16,20 +19,19 @@ from moohw.algorithms.oneproxy import CORRECTIONS as _CORRECTIONS
 from moohw.algorithms.oneproxy import OneProxy
 from moohw.algorithms.random import RandomSearch
 from moohw.problems import HWNASProblem
+from moohw.problems.experiment import attach_scores, build_problem, device_by_name, score_run
 from pymoo.core.algorithm import Algorithm
 from pymoo.optimize import minimize
 
-from moohw.accuracy import DEFAULT_ACCURACY, BenchmarkAccuracy
+from moohw.accuracy import DEFAULT_ACCURACY
 from moohw.data import BenchmarkData
-from moohw.devices import Device, get_device, scoring_device
+from moohw.devices import Device
 from moohw.errors import BudgetError, InputError
 from moohw.knowledge import check_no_leak, default_knowledge
-from moohw.metrics import Scorer
-from moohw.proxies import DEFAULT_PROXY, get_proxy
-from moohw.recommend import capped_front, check_max_latency
+from moohw.proxies import DEFAULT_PROXY
+from moohw.recommend import capped_front
 from moohw.registry import Registry
 from moohw.runs import RunResult, declared_front
-from moohw.spaces import get_space
 
 #: Factories ``(budget, **options) -> pymoo Algorithm``; each entry's ``info`` is an
 #: :class:`~moohw.algorithms.catalog.AlgorithmInfo` (properties and typed options).
@@ -273,7 +275,7 @@ def run_algorithm(
         target = problem.device.name
         names = opts.get("knowledge") or default_knowledge(problem.space.name, data, target)
         devs = [
-            n if isinstance(n, Device) else _cached_device(n, problem.space.name, data)
+            n if isinstance(n, Device) else device_by_name(n, problem.space.name, data)
             for n in names
         ]
         check_no_leak(target, [d.name for d in devs])
@@ -318,50 +320,6 @@ def run_algorithm(
     )
 
 
-@lru_cache(maxsize=16)
-def _scorer(device: Device, accuracy: BenchmarkAccuracy, proxy_name: str) -> tuple[Scorer, float]:
-    # Cached per (device, accuracy, proxy) object: compare runs many seeds on one scorer.
-    problem = HWNASProblem(device.space, device, get_proxy(proxy_name, device.space))
-    X, F = problem.exact_objectives()
-    scorer = Scorer(accuracy(X), F[:, 1])
-    return scorer, scorer.proxy_ceiling(-F[:, 0]).hv_ratio
-
-
-def score_run(result: RunResult, device: Device, accuracy: BenchmarkAccuracy) -> dict[str, float]:
-    """``hv_ratio``, ``igd_plus`` and ``ceiling_hv_ratio`` of a run (exact devices only).
-
-    The declared front is scored with true accuracy and the device's true latency, against the
-    true front over the candidates the device covers (DESIGN.md, "the budget and the score").
-    """
-    if not device.exact:
-        raise ValueError(f"device {device.name} has no exact latency table; cannot score")
-    scorer, ceiling = _scorer(device, accuracy, result.proxy)
-    fx = result.front_X
-    s = scorer.score(accuracy(fx), device.latency_ms(fx))
-    return {"hv_ratio": s.hv_ratio, "igd_plus": s.igd_plus, "ceiling_hv_ratio": ceiling}
-
-
-LIVE_KINDS = ("local:", "ray:")
-
-
-def _cached_device(name: str, space: str, data: BenchmarkData | None) -> Device:
-    # Tables are cached (compare runs many seeds on one device); live devices are built fresh so
-    # they pick up the current measurement store.
-    if name.startswith(LIVE_KINDS):
-        return get_device(name, get_space(space), data)
-    return _cached_table_device(name, space, data)
-
-
-@lru_cache(maxsize=32)
-def _cached_table_device(name: str, space: str, data: BenchmarkData | None) -> Device:
-    return get_device(name, get_space(space), data)
-
-
-@lru_cache(maxsize=8)
-def _cached_accuracy(space: str, data: BenchmarkData, column: str) -> BenchmarkAccuracy:
-    return BenchmarkAccuracy(get_space(space), data, column)
-
-
 def search(
     algo: str,
     device: str,
@@ -393,18 +351,21 @@ def search(
     if algo not in ALGORITHMS:
         ALGORITHMS.get(algo)  # raises with the known names
     check_budget(budget, None)
-    sp = get_space(space)
-    dev = _cached_device(device, space, data)
-    prox = get_proxy(proxy, sp, dataset)
-    cap = check_max_latency(max_latency_ms)
-    problem = HWNASProblem(sp, dev, prox, budget, max_latency_ms=cap)
+    problem = build_problem(device, budget, space, proxy, data, dataset, max_latency_ms)
     problem.ledger.on_paid = progress
     result = run_algorithm(algo, problem, seed, options, data=data)
+    cap = problem.max_latency_ms
     if cap is not None:  # the declared front is cut at the cap (issue 14)
         result = replace(result, front=capped_front(result.F, cap), max_latency_ms=cap)
-    if accuracy and data is not None and dev.exact and space == "nb201":
-        acc = _cached_accuracy(space, data, accuracy)
-        sdev, against = scoring_device(dev, data)  # predicted:DIR → the measured device
-        info = {**result.info, "scored_against": against}
-        result = replace(result, scores=score_run(result, sdev, acc), info=info)
-    return result
+    return attach_scores(result, problem.device, data, accuracy)
+
+
+__all__ = [
+    "ALGORITHMS",
+    "algorithm_info",
+    "available_algorithms",
+    "check_budget",
+    "run_algorithm",
+    "score_run",
+    "search",
+]

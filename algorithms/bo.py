@@ -132,8 +132,7 @@ class BayesOpt(ToldArchive, Algorithm):
                 f"{type(self).__name__} optimises over a finite candidate set; {e}"
             ) from e
         self.row_of = {k: i for i, k in enumerate(problem.space.keys(self.cand))}
-        score = problem.proxy.score(self.cand)
-        problem.ledger.count_cheap("proxy", len(self.cand), problem.proxy.cost_s)
+        score = problem.query_cheap("proxy", self.cand)
         proxy_n = normalised(score)
         self.proxy_t = torch.as_tensor(proxy_n, dtype=DTYPE)
         self.proxy_ref = float(np.quantile(proxy_n, self.ref_quantile))

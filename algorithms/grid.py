@@ -23,15 +23,16 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from moohw.algorithms.anytime import is_budget_agnostic, prefix_runs
-from moohw.algorithms.api import _cached_accuracy, _cached_device, algorithm_info, search
+from moohw.algorithms.api import algorithm_info, search
+from moohw.problems.experiment import accuracy_by_name, is_live, write_true_fronts
 
 from moohw.accuracy import DEFAULT_ACCURACY
 from moohw.atomic import key_mismatch, read_json, run_key, write_csv, write_json
 from moohw.data import BenchmarkData
 from moohw.errors import InputError
-from moohw.metrics import non_dominated, reference_point
 from moohw.proxies import DEFAULT_PROXY
 from moohw.runs import RunResult, safe_name, write_run
+from moohw.spaces import get_space
 from moohw.summary import BEST_COLUMNS, best_methods, summarize
 
 RESULT_COLUMNS = [
@@ -131,9 +132,9 @@ def _record(
 ) -> dict[str, Any]:
     """Write the run directory of ``cell`` and return its results row."""
     run_dir = Path(out) / "runs" / cell.slug
-    write_run(r, _cached_device(cell.device, space, data).space, run_dir, data=data)
+    write_run(r, get_space(space), run_dir, data=data)
     if r.scores and data is not None and accuracy:
-        acc = _cached_accuracy(space, data, accuracy)
+        acc = accuracy_by_name(space, data, accuracy)
         fr = pd.read_csv(run_dir / "front.csv")
         fr["accuracy"] = acc(r.front_X) if len(fr) else []
         write_csv(run_dir / "front.csv", fr)
@@ -208,84 +209,6 @@ def run_unit(
     return [
         _record(c, runs[c.budget], out, space, data, accuracy, max(budgets)) for c in unit.cells
     ]
-
-
-def write_true_fronts(
-    devices: Sequence[str],
-    out: str | Path,
-    space: str = "nb201",
-    data: BenchmarkData | None = None,
-    accuracy: str | None = DEFAULT_ACCURACY,
-    proxy: str | None = None,
-) -> None:
-    """Write ``true_fronts/<device>.csv`` (latency_ms, accuracy) for exact devices with data.
-
-    Also ``true_fronts/<device>.ref.json``: the HV reference point (accuracy, latency_ms) the
-    runs are scored with and the accuracy ``column``, which the figures use to frame the
-    region that counts and to label the axis. Without data (or accuracy), and with ``proxy``,
-    ``true_fronts/<device>.proxy.csv`` holds the exact front in (proxy, latency) instead, so
-    synthetic devices get an exact front in the figures too.
-    """
-    if (data is None or not accuracy) and proxy is not None:
-        _write_proxy_fronts(devices, Path(out), space, proxy, data)
-        return
-    if data is None or not accuracy or space != "nb201":
-        return
-    acc = _cached_accuracy(space, data, accuracy)
-    folder = Path(out) / "true_fronts"
-    folder.mkdir(parents=True, exist_ok=True)
-    for name in devices:
-        dev = _cached_device(name, space, data)
-        if not dev.exact:
-            continue
-        X = dev.coverage()
-        X = dev.space.enumerate() if X is None else X
-        F = np.column_stack([-acc(X), dev.latency_ms(X)])
-        ref = reference_point(-F[:, 0], F[:, 1])
-        (folder / f"{safe_name(name)}.ref.json").write_text(
-            json.dumps(
-                {"accuracy": float(-ref[0]), "latency_ms": float(ref[1]), "column": accuracy}
-            )
-            + "\n"
-        )
-        m = non_dominated(F)
-        order = np.argsort(F[m, 1])
-        pd.DataFrame(
-            {
-                "arch_str": np.array(dev.space.to_str(X[m]))[order],
-                "latency_ms": F[m, 1][order],
-                "accuracy": -F[m, 0][order],
-            }
-        ).to_csv(folder / f"{safe_name(name)}.csv", index=False)
-
-
-def _write_proxy_fronts(
-    devices: Sequence[str], out: Path, space: str, proxy: str, data: BenchmarkData | None
-) -> None:
-    """``true_fronts/<device>.proxy.csv``: exact (proxy, latency) front of each exact device."""
-    from moohw.problems import HWNASProblem
-
-    from moohw.proxies import get_proxy
-
-    folder = out / "true_fronts"
-    for name in devices:
-        if _is_live(name):
-            continue
-        dev = _cached_device(name, space, data)
-        if not dev.exact or (dev.coverage() is None and not dev.space.enumerable):
-            continue
-        X, F = HWNASProblem(dev.space, dev, get_proxy(proxy, dev.space)).exact_front()
-        folder.mkdir(parents=True, exist_ok=True)
-        write_csv(
-            folder / f"{safe_name(name)}.proxy.csv",
-            pd.DataFrame(
-                {"arch_str": dev.space.to_str(X), "latency_ms": F[:, 1], "proxy": -F[:, 0]}
-            ),
-        )
-
-
-def _is_live(device: str) -> bool:
-    return device.startswith(("local:", "ray:"))
 
 
 def run_grid(
@@ -431,9 +354,9 @@ def _run_on_ray(
     import ray
 
     task = ray.remote(num_cpus=1)(run_unit)
-    refs = {task.remote(u, *args): u for u in units if not _is_live(u.cells[0].device)}
+    refs = {task.remote(u, *args): u for u in units if not is_live(u.cells[0].device)}
     for u in units:
-        if _is_live(u.cells[0].device):
+        if is_live(u.cells[0].device):
             finish(u, run_unit(u, *args))
     pending = list(refs)
     while pending:

@@ -9,9 +9,12 @@ finite set of (architecture, fidelity) pairs (31,250 on NB201), evaluated exhaus
   target) chosen as in the one-proxy method (Lu et al., 2022): after ``n_init`` random target
   measurements, the knowledge device whose latency ranks those architectures most like the
   target (Spearman; ties broken by the Pearson correlation of log latency). A low-fidelity
-  query costs ``cheap_cost`` target measurements (default 1/20); every knowledge-device lookup
-  is recorded with ``ledger.count_cheap("proxy_device", n, cost_s)``, the ``n_init x
-  |knowledge|`` probes that choose the proxy device included (``info["probe_cost"]``).
+  query costs ``cheap_cost`` target measurements (default 1/20) in the acquisition and the
+  cheap-query rule below. Every knowledge-device lookup goes through
+  ``problem.query_cheap("proxy_device", X, device)``, the ``n_init x |knowledge|`` probes that
+  choose the proxy device included, and is booked like every method's: at the cost the device
+  reports (its ``LatencyBatch.cost_s``), not at ``cheap_cost`` (``info["cheap_spent"]`` and
+  ``info["probe_cost"]`` give the spend in the acquisition's target units).
 - **Surrogate.** One GP over (architecture, fidelity): scaled additive Hamming kernel on the ops
   times a categorical kernel on the fidelity, outcome standardised per fidelity
   (:mod:`moohw.algorithms.bo_models`). The accuracy proxy is a deterministic model.
@@ -39,7 +42,7 @@ Like :class:`~moohw.algorithms.bo.BayesOpt` it never reads ``K`` (``budget_agnos
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -71,7 +74,10 @@ TRUST_CLIP = (0.05, 0.95)
 
 
 def choose_proxy_device(
-    knowledge: Sequence[Device], X: np.ndarray, target_ms: np.ndarray
+    knowledge: Sequence[Device],
+    X: np.ndarray,
+    target_ms: np.ndarray,
+    low_ms: Mapping[str, np.ndarray] | None = None,
 ) -> tuple[Device, dict[str, tuple[float, float]]]:
     """The knowledge device whose latency on ``X`` ranks them most like the target.
 
@@ -82,6 +88,8 @@ def choose_proxy_device(
         knowledge: Candidate proxy devices.
         X: Probed architectures ``(n, n_var)``.
         target_ms: Their target latency ``(n,)`` in ms.
+        low_ms: Their latency ``(n,)`` on each knowledge device, by name, when already read
+            (a search reads them through its problem); ``None`` reads them here.
 
     Returns:
         The chosen device and ``{name: (spearman, pearson of log latency)}``.
@@ -89,7 +97,8 @@ def choose_proxy_device(
     ly = np.log(np.maximum(target_ms, 1e-9))
     corr: dict[str, tuple[float, float]] = {}
     for d in knowledge:
-        lx = np.log(np.maximum(d.latency_ms(X), 1e-9))
+        lat = d.latency_ms(X) if low_ms is None else low_ms[d.name]
+        lx = np.log(np.maximum(lat, 1e-9))
         ok = len(ly) > 2 and lx.std() > 0 and ly.std() > 0
         rho = spearman(lx, ly) if ok else -1.0
         r = float(np.corrcoef(lx, ly)[0, 1]) if ok else -1.0
@@ -173,21 +182,19 @@ class MultiFidelityBO(BayesOpt):
         self.low_choices = encode(self.cand, np.arange(len(self.cand)), LOW)
 
     def _lookup(self, device: Device, X: np.ndarray, capped: bool = True) -> np.ndarray:
-        """Low-fidelity latency ``(n,)`` in ms, recorded as cheap queries with their cost."""
-        cost_s = self.cheap_cost * self.problem.device.cost_s
-        self.problem.ledger.count_cheap("proxy_device", len(X), cost_s)
+        """Low-fidelity latency ``(n,)`` in ms, read and booked through the problem."""
         if capped:
             self._cheap_spent += self.cheap_cost * len(X)
         else:
             self._probe_spent += self.cheap_cost * len(X)
-        return device.latency_ms(X)
+        return self.problem.query_cheap("proxy_device", X, device)
 
     def _initialize_advance(self, infills: Any = None, **kwargs: Any) -> None:
         super()._initialize_advance(infills, **kwargs)
         X, F = self.told()
         lat = F[:, 1]
         lows = {d.name: self._lookup(d, X, capped=False) for d in self.knowledge}  # the probes
-        dev, corr = choose_proxy_device(self.knowledge, X, lat)
+        dev, corr = choose_proxy_device(self.knowledge, X, lat, lows)
         if self.proxy_device_name is not None:
             dev = next(d for d in self.knowledge if d.name == self.proxy_device_name)
         self.proxy_device = dev

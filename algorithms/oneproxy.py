@@ -8,12 +8,15 @@ linear model of the proxy restores the ranking.
 Budget use (DESIGN.md): the first ``n_probes`` target measurements are random architectures that
 choose the proxy among *knowledge* devices only (highest Spearman ρ between the probes' measured
 latency and the device's latency). The proxy's (accuracy proxy, latency) Pareto layers over the
-whole space are cheap queries. The remaining budget measures those layers in order, each spread
-evenly along its front. When the probes show ρ below ``threshold``, the proxy's latency is
-replaced by AdaProxy's prediction fitted on the probes before ranking. moohw pools AdaProxy's
-per-feature correction over edges by default (``correction="choice"``): on the 41 weakly monotone
-ND pairs with 10 target samples it lifts whole-space Spearman from 0.775 to 0.941 on average,
-where the paper's per-feature correction reaches only 0.787 (benchmarks/RESULTS.md).
+whole space are cheap queries. Every read of a knowledge device (the probe look-ups on each of
+them, then the chosen devices over the space), every AdaProxy prediction and every proxy score goes
+through ``problem.query_cheap``, booked at the cost its source reports. The remaining budget
+measures those layers in order, each spread evenly along its front. When the probes show ρ below
+``threshold``, the proxy's latency is replaced by AdaProxy's prediction fitted on the probes before
+ranking. moohw pools AdaProxy's per-feature correction over edges by default
+(``correction="choice"``): on the 41 weakly monotone ND pairs with 10 target samples it lifts
+whole-space Spearman from 0.775 to 0.941 on average, where the paper's per-feature correction
+reaches only 0.787 (benchmarks/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -142,7 +145,7 @@ class OneProxy(ArchiveAlgorithm):
         if not usable:
             raise InputError("no knowledge device covers every candidate architecture")
         by_name = {d.name: d for d in usable}
-        probe_lat = {d.name: d.latency_ms(Xp) for d in usable}
+        probe_lat = {d.name: problem.query_cheap("proxy_device", Xp, d) for d in usable}
         tol = self.tie_tolerance
         if tol is None:
             tol = tie_tolerance(len(yp)) if len(yp) < self.pool_below else 0.0
@@ -150,21 +153,18 @@ class OneProxy(ArchiveAlgorithm):
         if not self.pool:  # the paper's arg-max: the first listed device among the best
             lead = max(usable, key=lambda d: choice.rhos[d.name]).name
             choice = ProxyChoice((lead,), choice.rhos, choice.rhos[lead], 0.0)
-        lat_by = {n: by_name[n].latency_ms(cand) for n in choice.names}
+        lat_by = {n: problem.query_cheap("proxy_device", cand, by_name[n]) for n in choice.names}
         lat = (
             pooled_latency(lat_by, choice.names) if len(choice.names) > 1 else lat_by[choice.name]
         )
-        problem.ledger.count_cheap("proxy_device", len(cand) * len(choice.names), 0.0)
         adapted = bool(
             self.adapt and needs_adaptation(choice, len(yp), self.threshold, self.min_trust)
         )
         if adapted:
             model = AdaProxy(problem.space, proxy=choice.name, correction=self.correction)
             model.fit({choice.name: DeviceData(cand, lat)}, Xp, yp)
-            lat = model.predict(cand)
-            problem.ledger.count_cheap("predictor", len(cand), 0.0)
-        score = problem.proxy.score(cand)
-        problem.ledger.count_cheap("proxy", len(cand), problem.proxy.cost_s)
+            lat = problem.query_cheap("predictor", cand, model)
+        score = problem.query_cheap("proxy", cand)
         F = np.column_stack([-score, lat])
         measured = self.is_told(cand)
         rem = self.remaining

@@ -31,12 +31,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import torch
-from moohw.algorithms.api import _cached_device
 from moohw.algorithms.bo import BayesOpt
 from moohw.algorithms.bo_models import LOW, TARGET
 from moohw.algorithms.grid import Cell, make_cells, run_grid, summarize
 from moohw.algorithms.mfbo import MultiFidelityBO
 from moohw.problems import HWNASProblem
+from moohw.problems.experiment import device_by_name
 
 from moohw.data import open_data
 from moohw.knowledge import task_split
@@ -58,8 +58,8 @@ def _ready(algo: BayesOpt, problem: HWNASProblem, n_target: int, seed: int) -> N
 def step_timing(data, reps: int = 3) -> pd.DataFrame:
     """Seconds of one BO step (fit + acquisition over every candidate) at 100 observations."""
     space = NB201Space()
-    target = _cached_device("help:pixel2", "nb201", data)
-    proxy_dev = _cached_device("help:silver_4210r", "nb201", data)
+    target = device_by_name("help:pixel2", "nb201", data)
+    proxy_dev = device_by_name("help:silver_4210r", "nb201", data)
     rows = []
     for rep in range(reps):
         p = HWNASProblem(space, target, get_proxy("tuned", space), budget=200)

@@ -110,7 +110,9 @@ class Scorer:
             raise InputError(f"accuracy {acc.shape} and latency {lat.shape} must be equal (N,)")
         self.F_all = np.column_stack([-acc, lat])
         self.ref = reference_point(acc, lat)
-        self.true_front = self.F_all[non_dominated(self.F_all)]
+        #: ``(N,)`` bool, the candidates on the true front.
+        self.front_mask = non_dominated(self.F_all)
+        self.true_front = self.F_all[self.front_mask]
         self.hv_true = hypervolume(self.true_front, self.ref)
         self.lo = self.F_all.min(axis=0)
         self.hi = self.F_all.max(axis=0)

@@ -37,7 +37,8 @@ class Query:
     kind: str  # "target" (paid), "cached" (already paid), or a cheap kind ("proxy", ...)
     latency_ms: float
     proxy: float
-    cost_s: float
+    cost_s: float  # seconds the answer cost (the device's batch); 0 for a cached answer
+    spread_ms: float = 0.0  # the measurement's spread (MAD of the repeats; 0 for tables)
 
 
 class Ledger:
@@ -56,6 +57,7 @@ class Ledger:
         self.device = device
         self.budget = budget
         self._measured: dict[bytes, float] = {}
+        self._spread: dict[bytes, float] = {}
         self._archs: list[np.ndarray] = []
         self.queries: list[Query] = []
         self.n_reused = 0
@@ -98,18 +100,16 @@ class Ledger:
                 f"{len(new)} new target measurements requested, {self.remaining} left of "
                 f"{self.budget}"
             )
+        paid_cost: dict[bytes, float] = {}
         if new:
             rows = np.array(list(new.values()))
-            before = _measurement_counts(self.device)
-            lat_new = self.device.latency_ms(X[rows])
-            after = _measurement_counts(self.device)
-            if before is None or after is None:
-                self.n_taken += len(new)
-            else:
-                self.n_taken += after[0] - before[0]
-                self.n_from_store += after[1] - before[1]
-            for (k, i), v in zip(new.items(), lat_new.tolist(), strict=True):
-                self._measured[k] = v
+            batch = self.device.query(X[rows])
+            self.n_taken += batch.n_taken
+            self.n_from_store += batch.n_from_store
+            for j, (k, i) in enumerate(new.items()):
+                self._measured[k] = float(batch.latency_ms[j])
+                self._spread[k] = float(batch.spread_ms[j])
+                paid_cost[k] = float(batch.cost_s[j])
                 self._archs.append(X[i].copy())
         if new and self.on_paid is not None:
             self.on_paid(len(self._measured))
@@ -128,15 +128,23 @@ class Ledger:
                     "target" if paid else "cached",
                     out[i],
                     float(pv[i]),
-                    self.device.cost_s if paid else 0.0,
+                    paid_cost[k] if paid else 0.0,
+                    self._spread[k],
                 )
             )
         return out
 
-    def count_cheap(self, kind: str, n: int, cost_s: float = 0.0) -> None:
-        """Record ``n`` cheap queries of ``kind`` costing ``cost_s`` each."""
-        self.cheap_queries[kind] = self.cheap_queries.get(kind, 0) + n
-        self.cheap_cost_s[kind] = self.cheap_cost_s.get(kind, 0.0) + n * cost_s
+    def book_cheap(self, kind: str, cost_s: np.ndarray) -> None:
+        """Book cheap queries of ``kind``, one per entry of ``cost_s`` ``(n,)`` (seconds each).
+
+        Searches do not call this: they query through
+        :meth:`moohw.problems.HWNASProblem.query_cheap`, which books what its source reported.
+        """
+        c = np.asarray(cost_s, dtype=np.float64).reshape(-1)
+        if (c < 0).any() or not np.isfinite(c).all():
+            raise ValueError(f"cheap query costs must be finite and >= 0 s, got {c.min()}")
+        self.cheap_queries[kind] = self.cheap_queries.get(kind, 0) + len(c)
+        self.cheap_cost_s[kind] = self.cheap_cost_s.get(kind, 0.0) + float(c.sum())
 
     def measured(self) -> tuple[np.ndarray, np.ndarray]:
         """Measured architectures ``(m, n_var)`` and their latency ``(m,)``, in payment order."""
@@ -145,11 +153,9 @@ class Ledger:
         X = np.array(self._archs, dtype=np.int64)
         return X, np.array(list(self._measured.values()), dtype=np.float64)
 
-
-def _measurement_counts(device: Device) -> tuple[int, int] | None:
-    """``(taken, reused)`` counters of a live device (one with a store), else ``None``."""
-    counts = getattr(device, "measurement_counts", None)
-    return counts() if callable(counts) else None
+    def measured_spread_ms(self) -> np.ndarray:
+        """``(m,)`` spread in ms of each measured latency, in payment order (0 for tables)."""
+        return np.array(list(self._spread.values()), dtype=np.float64)
 
 
 @dataclass(frozen=True)
@@ -230,6 +236,7 @@ class RunResult:
                     float(r["latency_ms"]),
                     float(r["proxy"]),
                     float(r["cost_s"]),
+                    float(r.get("spread_ms", 0.0)),
                 )
                 for r in ev.to_dict("records")
             ]

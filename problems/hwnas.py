@@ -10,10 +10,14 @@ from pymoo.core.problem import Problem
 from moohw.devices import Device
 from moohw.errors import BudgetError, InputError
 from moohw.metrics import non_dominated, reference_point
+from moohw.predictors.base import LatencyPredictor
 from moohw.proxies import AccuracyProxy
 from moohw.rng import SeedLike, as_generator
 from moohw.runs import Ledger
 from moohw.spaces import SearchSpace
+
+#: The kinds of cheap query a search makes, each booked by one rule (:meth:`query_cheap`).
+CHEAP_KINDS = ("proxy", "proxy_device", "predictor")
 
 
 class HWNASProblem(Problem):
@@ -115,10 +119,55 @@ class HWNASProblem(Problem):
         ok = ~self.ledger.is_measured(X)
         return X[ok][:n]
 
+    def query_cheap(
+        self,
+        kind: str,
+        X: np.ndarray,
+        source: Device | LatencyPredictor | None = None,
+    ) -> np.ndarray:
+        """Answer a cheap query on ``X`` ``(n, n_var)`` and book it: the one path for them all.
+
+        The booking rule (the same for every method): each architecture asked is one query of
+        ``kind``, booked at the cost its source reports for it, in seconds.
+
+        - ``proxy``: the problem's accuracy proxy (``source`` is ``None``); returns the scores
+          ``(n,)``; each costs ``proxy.cost_s``.
+        - ``proxy_device``: latency in ms ``(n,)`` read on another device ``source`` (a
+          knowledge device, never the target); each costs what its
+          :class:`~moohw.devices.LatencyBatch` says (a table: its nominal ``cost_s``).
+        - ``predictor``: latency in ms ``(n,)`` predicted by a fitted ``source``; each costs
+          ``source.cost_s``.
+
+        Raises:
+            InputError: for an unknown kind, a missing or wrong source, or the target device
+                as a proxy device.
+        """
+        if kind not in CHEAP_KINDS:
+            raise InputError(f"unknown cheap query kind {kind!r}; known: {', '.join(CHEAP_KINDS)}")
+        X = self.space.validate(X)
+        if kind == "proxy":
+            if source is not None:
+                raise InputError("a proxy query reads the problem's own proxy; pass no source")
+            values = self.proxy.score(X)
+            cost = np.full(len(X), float(self.proxy.cost_s))
+        elif kind == "proxy_device":
+            if not isinstance(source, Device) or source.name == self.device.name:
+                raise InputError(
+                    f"a proxy_device query needs a device other than the target, got {source!r}"
+                )
+            batch = source.query(X)
+            values, cost = np.asarray(batch.latency_ms), np.asarray(batch.cost_s)
+        else:
+            if not isinstance(source, LatencyPredictor):
+                raise InputError(f"a predictor query needs a fitted predictor, got {source!r}")
+            values = source.predict(X)
+            cost = np.full(len(X), float(source.cost_s))
+        self.ledger.book_cheap(kind, cost)
+        return np.array(values, dtype=np.float64)
+
     def _evaluate(self, x: np.ndarray, out: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         X = np.rint(np.asarray(x, dtype=np.float64)).astype(np.int64)
-        score = self.proxy.score(X)
-        self.ledger.count_cheap("proxy", len(X), self.proxy.cost_s)
+        score = self.query_cheap("proxy", X)
         lat = self.ledger.measure(X, proxy=score)
         out["F"] = np.column_stack([-score, lat])
         if self.max_latency_ms is not None:

@@ -20,7 +20,7 @@ def test_optimize_without_data_writes_records(tmp_path, monkeypatch):
     assert rec["proxy"] == "tuned"
     assert rec["device"] == "synthetic:0" and "hv_ratio" not in rec
     ev = pd.read_csv(tmp_path / "o" / "evaluations.csv")
-    assert list(ev.columns) == ["arch_str", "kind", "latency_ms", "proxy", "cost_s"]
+    assert list(ev.columns) == ["arch_str", "kind", "latency_ms", "proxy", "cost_s", "spread_ms"]
     assert (ev["kind"] == "target").sum() == 20
     fr = pd.read_csv(tmp_path / "o" / "front.csv")
     assert len(fr) == rec["n_front"] and set(fr["arch_str"]) <= set(ev["arch_str"])

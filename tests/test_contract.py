@@ -15,12 +15,14 @@ from moohw.algorithms import ALGORITHMS, run_algorithm
 from moohw.algorithms.api import algorithm_info
 from moohw.algorithms.base import BudgetTermination
 from moohw.problems import HWNASProblem
+from moohw.problems.hwnas import CHEAP_KINDS
 from pymoo.core.population import Population
 
-from moohw.devices import get_device
+from moohw.devices import Device, get_device
 from moohw.errors import BudgetError, MoohwError, OptionError
 from moohw.knowledge import default_knowledge
-from moohw.proxies import get_proxy
+from moohw.predictors import LatencyPredictor
+from moohw.proxies import AccuracyProxy, get_proxy
 
 #: GP methods fit a model per step and the PPO walker takes ~20 s: their contract runs in the
 #: slow tier.
@@ -184,3 +186,64 @@ def test_faithful_training_leaves_global_state_alone():
     train_faithful(load_prior(), steps=64, seed=7)
     assert random.random() == expect_py and torch.equal(torch.rand(1), expect_t)
     assert torch.get_num_threads() == threads
+
+
+class _CountingDevice(Device):
+    """A device that counts every architecture read on it, at a stated cost per read."""
+
+    def __init__(self, inner: Device, cost_s: float) -> None:
+        super().__init__(inner.name, inner.space)
+        self.inner, self.cost_s, self.exact, self.n_read = inner, cost_s, inner.exact, 0
+
+    def _latency_ms(self, X: np.ndarray) -> np.ndarray:
+        self.n_read += len(X)
+        return self.inner.latency_ms(X)
+
+
+class _CountingProxy(AccuracyProxy):
+    name = "counting-params"
+    cost_s = 0.003
+
+    def __init__(self, space) -> None:
+        super().__init__(space)
+        self.inner, self.n_scored = get_proxy("params", space), 0
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        self.n_scored += len(X)
+        return self.inner.score(X)
+
+
+@pytest.mark.parametrize("algo", _params(ALGORITHMS.names()))
+def test_cheap_cost_means_the_same_for_every_method(algo, nb201):
+    # Issue 15 item 2: every proxy score, proxy-device read and prediction a search makes is
+    # booked through problem.query_cheap at the cost its source reports, whatever the method.
+    # Before, oneproxy booked its proxy-device reads at 0 s and its probe look-ups not at all,
+    # and mfbo booked at cheap_cost x the target's cost (0.05 s here): both fail below.
+    target = _CountingDevice(get_device("synthetic:1", nb201), cost_s=1.0)
+    proxy = _CountingProxy(nb201)
+    problem = HWNASProblem(nb201, target, proxy, BUDGET)
+    knowledge = [
+        _CountingDevice(get_device(n, nb201), cost_s=0.25)
+        for n in default_knowledge("nb201", None, target.name)
+    ]
+    opts = {"knowledge": knowledge} if algorithm_info(algo).needs_knowledge else {}
+    r = run_algorithm(algo, problem, seed=3, options=opts)
+    assert set(r.cheap_queries) <= set(CHEAP_KINDS) and set(r.cheap_cost_s) == set(r.cheap_queries)
+    reads = sum(d.n_read for d in knowledge)
+    assert r.cheap_queries.get("proxy_device", 0) == reads
+    assert r.cheap_cost_s.get("proxy_device", 0.0) == pytest.approx(0.25 * reads)
+    # run_algorithm scores the measured set once more to write F: a record, not a query.
+    n_proxy = proxy.n_scored - len(r.X)
+    assert r.cheap_queries["proxy"] == n_proxy > 0
+    assert r.cheap_cost_s["proxy"] == pytest.approx(0.003 * n_proxy)
+    n_pred = r.cheap_queries.get("predictor", 0)
+    assert r.cheap_cost_s.get("predictor", 0.0) == n_pred * LatencyPredictor.cost_s
+    # What results.csv reports (grid rows): the sum of the bookings by that one rule.
+    total = 0.25 * reads + 0.003 * n_proxy + n_pred * LatencyPredictor.cost_s
+    assert sum(r.cheap_cost_s.values()) == pytest.approx(total)
+    # Target measurements are booked from the device's batch: each paid once at its cost.
+    assert target.n_read == r.n_target_measurements == BUDGET
+    paid = [q for q in r.queries if q.kind == "target"]
+    assert len(paid) == BUDGET and all(q.cost_s == 1.0 and q.spread_ms == 0.0 for q in paid)
+    if algo in ("oneproxy", "mfbo"):
+        assert reads > 0  # the knowledge devices were read, and every read was booked

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from moohw.devices import NotCoveredError, get_device, list_devices
+from moohw.devices import LatencyBatch, NotCoveredError, get_device, list_devices
 from moohw.devices.synthetic import truncated_normal
 
 NEEDS_DATA = ["help:pixel3", "help:fpga", "hwnasbench:edgegpu", "hwnasbench:edgetpu"]
@@ -139,3 +139,41 @@ def test_predicted_device_reads_a_surrogate_folder(tmp_path, nb201):
     assert np.array_equal(dev.latency_ms(X), np.arange(12.0) + 1)
     with pytest.raises(FileNotFoundError, match="surrogate build"):
         get_device(f"predicted:{tmp_path / 'nope'}", nb201)
+
+
+def test_latency_batch_is_frozen_and_read_only():
+    b = LatencyBatch([1.0, 2.0], [0.1, 0.0], [0.5, 0.0], "target", [False, True])
+    assert (b.n_taken, b.n_from_store, len(b)) == (1, 1, 2)
+    with pytest.raises(ValueError, match="read-only"):
+        b.latency_ms[0] = 9.0
+    with pytest.raises(AttributeError):
+        b.fidelity = "low"  # type: ignore[misc]
+    src = np.array([1.0, 2.0])
+    c = LatencyBatch(src, np.zeros(2), np.ones(2), "target", np.zeros(2, bool))
+    src[0] = 5.0  # a private copy: the producer cannot change a finished batch
+    assert c.latency_ms[0] == 1.0
+    with pytest.raises(ValueError, match="spread_ms must be"):
+        LatencyBatch([1.0, 2.0], [0.1], [0.5, 0.0], "target", [False, False])
+
+
+def test_device_query_matches_latency_and_carries_cost(nb201):
+    dev = get_device("synthetic:4", nb201)
+    X = nb201.sample(7, seed=2)
+    b = dev.query(X)
+    assert np.array_equal(b.latency_ms, dev.latency_ms(X))
+    assert np.array_equal(b.cost_s, np.full(7, dev.cost_s)) and b.fidelity == dev.fidelity
+    assert not b.from_store.any() and not b.spread_ms.any()
+
+
+def test_live_query_reports_spread_cost_and_store_hits(nb201, tmp_path):
+    from moohw.devices.local import LocalDevice
+    from moohw.measure import MeasurementStore, Protocol
+
+    X = nb201.sample(2, seed=8)
+    store = MeasurementStore(tmp_path / "s.sqlite")
+    first = LocalDevice(nb201, Protocol(warmup=1, repeats=3), store=store).query(X)
+    assert not first.from_store.any() and (first.cost_s > 0).all() and (first.spread_ms >= 0).all()
+    again = LocalDevice(nb201, Protocol(warmup=1, repeats=3), store=store).query(X)
+    assert again.from_store.all() and not again.cost_s.any()  # nothing measured, nothing spent
+    assert np.array_equal(again.latency_ms, first.latency_ms)
+    assert np.array_equal(again.spread_ms, first.spread_ms)

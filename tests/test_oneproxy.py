@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from moohw.algorithms import run_algorithm, search
-from moohw.algorithms.oneproxy import OneProxy, spread
+from moohw.algorithms.oneproxy import OneProxy, default_probes, spread
 from moohw.cli import app
 from moohw.problems import HWNASProblem
 from typer.testing import CliRunner
@@ -46,7 +46,11 @@ def test_adapts_below_threshold_and_spends_budget(nb201):
     assert r.info["adapted"] and r.n_target_measurements == 30
     pooled = r.info["proxy_devices_pooled"]
     assert pooled and set(pooled) <= set(SYNTHETIC_KNOWLEDGE)
-    assert r.cheap_queries["proxy_device"] == 15_625 * len(pooled)
+    # The pooled devices' reads over the space, and the probe look-ups on every knowledge
+    # device (issue 15 item 2: they were not booked); a table read costs its cost_s (1 s).
+    n_probe_reads = default_probes(30) * len(SYNTHETIC_KNOWLEDGE)
+    assert r.cheap_queries["proxy_device"] == 15_625 * len(pooled) + n_probe_reads
+    assert r.cheap_cost_s["proxy_device"] == pytest.approx(15_625 * len(pooled) + n_probe_reads)
     assert r.cheap_queries["predictor"] == 15_625
 
 

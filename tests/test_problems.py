@@ -75,3 +75,54 @@ def test_problem_carries_its_front_and_reference_point(nb201):
     ref = p.ref_point()
     assert np.array_equal(ref, reference_point(-F[:, 0], F[:, 1]))
     assert ref[1] == F[:, 1].max() and hypervolume(PF, ref) > 0
+
+
+def test_query_cheap_books_by_kind_at_the_source_cost(nb201):
+    from moohw.errors import InputError
+    from moohw.predictors import OpCountNNLS
+
+    p = make(nb201, budget=5)
+    X = nb201.sample(4, seed=1)
+    assert np.array_equal(p.query_cheap("proxy", X), p.proxy.score(X))
+    other = get_device("synthetic:9", nb201)
+    other.cost_s = 0.5
+    assert np.array_equal(p.query_cheap("proxy_device", X, other), other.latency_ms(X))
+    model = OpCountNNLS(nb201).fit({}, X, other.latency_ms(X))
+    model.cost_s = 0.01
+    assert p.query_cheap("predictor", X, model).shape == (4,)
+    assert p.ledger.cheap_queries == {"proxy": 4, "proxy_device": 4, "predictor": 4}
+    assert p.ledger.cheap_cost_s["proxy_device"] == pytest.approx(2.0)
+    assert p.ledger.cheap_cost_s["predictor"] == pytest.approx(0.04)
+    with pytest.raises(InputError, match="known: proxy, proxy_device, predictor"):
+        p.query_cheap("oracle", X)
+    with pytest.raises(InputError, match="other than the target"):
+        p.query_cheap("proxy_device", X, p.device)
+    assert p.ledger.n_target_measurements == 0  # cheap queries never spend the budget
+
+
+def test_ledger_keeps_the_spread_and_the_batch_cost(nb201):
+    from moohw.devices import Device, LatencyBatch
+
+    class Noisy(Device):
+        # A live-like device: its nominal cost_s moves after every query (as a LocalDevice's
+        # running mean does); the ledger books what the batch said, not the moving attribute.
+        def _latency_ms(self, X):
+            return np.arange(1.0, len(X) + 1)
+
+        def _query(self, X):
+            n = len(X)
+            self.cost_s += 10.0
+            return LatencyBatch(
+                np.arange(1.0, n + 1),
+                np.full(n, 0.2),
+                np.full(n, 3.0),
+                "target",
+                np.arange(n) == 0,
+            )
+
+    p = HWNASProblem(nb201, Noisy("noisy", nb201), get_proxy("params", nb201), 3)
+    p.evaluate(nb201.sample(3, seed=0).astype(float))
+    paid = [q for q in p.ledger.queries if q.kind == "target"]
+    assert [q.cost_s for q in paid] == [3.0, 3.0, 3.0]
+    assert np.array_equal(p.ledger.measured_spread_ms(), [0.2, 0.2, 0.2])
+    assert (p.ledger.n_taken, p.ledger.n_from_store) == (2, 1)

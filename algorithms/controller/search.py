@@ -85,8 +85,7 @@ class ControllerSearch(_Sequential):
         ck = load_default(self.checkpoint)
         self.policy = ck.policy
         model = InContextLatency(ck.latency_prior, _features(problem, self._cand))
-        proxy = problem.proxy.score(self._cand)
-        problem.ledger.count_cheap("proxy", len(self._cand), problem.proxy.cost_s)
+        proxy = problem.query_cheap("proxy", self._cand)
         budget = problem.ledger.budget or DEFAULT_HORIZON
         self.state = ProbeState(model, proxy, budget)
         self.info = {"checkpoint": self.checkpoint, "knowledge": ck.meta.get("knowledge_devices")}

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from moohw.data import BenchmarkData, DataError
-from moohw.devices.base import Device, NotCoveredError, TabularDevice
+from moohw.devices.base import Device, LatencyBatch, NotCoveredError, TabularDevice
 from moohw.devices.synthetic import SyntheticDevice
 from moohw.errors import InputError, UnknownNameError
 from moohw.registry import Registry
@@ -349,6 +349,7 @@ __all__ = [
     "DEVICE_KINDS",
     "Device",
     "DeviceListing",
+    "LatencyBatch",
     "NotCoveredError",
     "SyntheticDevice",
     "TabularDevice",

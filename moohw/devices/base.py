@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -16,6 +17,57 @@ class NotCoveredError(KeyError):
 
     def __str__(self) -> str:
         return str(self.args[0])
+
+
+@dataclass(frozen=True)
+class LatencyBatch:
+    """What a device answered for ``n`` architectures, with what each answer cost.
+
+    Every array is a read-only private copy, so a finished batch cannot change under whoever
+    booked it (a live device's nominal ``cost_s`` moves during a run; the batch does not).
+
+    Attributes:
+        latency_ms: ``(n,)`` latency in ms (a live device: the median of the timed repeats).
+        spread_ms: ``(n,)`` spread of each value in ms (a live device: the median absolute
+            deviation of the repeats; 0 for tables and synthetic devices).
+        cost_s: ``(n,)`` seconds each answer cost: the device's nominal ``cost_s`` for tables
+            and synthetic devices; for a live device an equal share of the measuring wall time
+            of the call for each cell measured now, and 0 for an answer read from the store.
+        fidelity: The device's fidelity (``target``, ``predicted``, ...).
+        from_store: ``(n,)`` bool, answers read from the measurement store (nothing measured).
+    """
+
+    latency_ms: np.ndarray
+    spread_ms: np.ndarray
+    cost_s: np.ndarray
+    fidelity: str
+    from_store: np.ndarray
+
+    def __post_init__(self) -> None:
+        dtypes = {"latency_ms": np.float64, "spread_ms": np.float64, "cost_s": np.float64}
+        n = None
+        for name in ("latency_ms", "spread_ms", "cost_s", "from_store"):
+            a = np.array(getattr(self, name), dtype=dtypes.get(name, bool), copy=True)
+            if a.ndim != 1 or (n is not None and len(a) != n):
+                raise InputError(
+                    f"LatencyBatch.{name} must be (n,) like latency_ms, got {a.shape}"
+                )
+            n = len(a)
+            a.setflags(write=False)
+            object.__setattr__(self, name, a)
+
+    def __len__(self) -> int:
+        return len(self.latency_ms)
+
+    @property
+    def n_taken(self) -> int:
+        """Answers that were measured (or read from a table) now, not from the store."""
+        return int((~self.from_store).sum())
+
+    @property
+    def n_from_store(self) -> int:
+        """Answers read from the measurement store."""
+        return int(self.from_store.sum())
 
 
 class Device(ABC):
@@ -49,6 +101,40 @@ class Device(ABC):
         Raises:
             NotCoveredError: if an architecture has no latency on this device.
         """
+        X = self._checked(X)
+        out = np.asarray(self._latency_ms(X), dtype=np.float64)
+        if out.shape != (len(X),):
+            raise RuntimeError(f"device {self.name} returned shape {out.shape}")
+        return out
+
+    def query(self, X: np.ndarray) -> LatencyBatch:
+        """Latency of architectures ``(n, n_var)`` with its spread and cost (a frozen batch).
+
+        The query a search books: :meth:`latency_ms` gives the same ``latency_ms`` without the
+        accounting.
+
+        Raises:
+            NotCoveredError: if an architecture has no latency on this device.
+        """
+        X = self._checked(X)
+        batch = self._query(X)
+        if len(batch) != len(X):
+            raise RuntimeError(f"device {self.name} answered {len(batch)} of {len(X)} queries")
+        return batch
+
+    def _query(self, X: np.ndarray) -> LatencyBatch:
+        """The batch for validated, covered ``X``: exact values at the nominal cost."""
+        lat = np.asarray(self._latency_ms(X), dtype=np.float64)
+        n = len(lat)
+        return LatencyBatch(
+            lat,
+            np.zeros(n),
+            np.full(n, float(self.cost_s)),
+            self.fidelity,
+            np.zeros(n, dtype=bool),
+        )
+
+    def _checked(self, X: np.ndarray) -> np.ndarray:
         X = self.space.validate(X)
         cov = self.covers(X)
         if not cov.all():
@@ -57,10 +143,7 @@ class Device(ABC):
                 f"device {self.name} has no latency for {int((~cov).sum())} architecture(s), "
                 f"e.g. {bad}"
             )
-        out = np.asarray(self._latency_ms(X), dtype=np.float64)
-        if out.shape != (len(X),):
-            raise RuntimeError(f"device {self.name} returned shape {out.shape}")
-        return out
+        return X
 
     @abstractmethod
     def _latency_ms(self, X: np.ndarray) -> np.ndarray:

@@ -82,9 +82,12 @@ class LatencyPredictor(ABC):
     Attributes:
         name: Registry name.
         space: Search space.
+        cost_s: Nominal cost of one prediction in seconds, booked with every predictor query
+            of a search (a fitted model answers in microseconds: 0).
     """
 
     name: str = "predictor"
+    cost_s: float = 0.0
 
     def __init__(self, space: SearchSpace) -> None:
         self.space = space
