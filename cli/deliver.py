@@ -87,6 +87,8 @@ def front_table(view: RunView) -> Table:
 
 
 def print_outcome(view: RunView, out: Console | None = None) -> None:
+    from moohw.rundir import export_format
+
     """The front table, the recommended network and the next command (end of ``optimize``)."""
     from moohw.report import fmt_latency
 
@@ -124,10 +126,10 @@ def print_outcome(view: RunView, out: Console | None = None) -> None:
     if bool(best["degenerate"]):
         lines.append(f"  [red]warning: degenerate cell ({best['cell']}): no other candidate[/red]")
     p = "knee" if view.max_latency_ms is None else f"under:{view.max_latency_ms:g}"
+    fmt = export_format(view.device.get("name"))
     lines += [
         "[bold]next:[/bold]",
-        f"  moohw export {view.run_dir} --pick {p} --format torchscript "
-        f"--out {view.run_dir / 'export'}",
+        f"  moohw export {view.run_dir} --pick {p} --format {fmt} --out {view.run_dir / 'export'}",
         f"  moohw report {view.run_dir}",
     ]
     for line in lines:

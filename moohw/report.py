@@ -18,7 +18,7 @@ from matplotlib.figure import Figure
 
 from moohw.plotting import _log_latency_axis
 from moohw.recommend import PickRule, pick, quality_column, recommend, short_arch
-from moohw.rundir import RunView
+from moohw.rundir import RunView, export_format
 from moohw.spaces import get_space
 
 
@@ -233,7 +233,7 @@ def write_markdown(view: RunView, picks: list[Picked], png: Path | None, out: st
             "```bash",
             f"moohw export {run_dir} --pick "
             + ("knee" if view.max_latency_ms is None else f"under:{view.max_latency_ms:g}")
-            + f" --format torchscript --out {run_dir / 'export'}",
+            + f" --format {export_format(view.device.get('name'))} --out {run_dir / 'export'}",
             "```",
             "",
         ]

@@ -240,3 +240,9 @@ def describe_run(
     front.drop(columns=["on_front"]).to_csv(run_dir / "front.csv", index=False)
     dpath.write_text(json.dumps(device, indent=2, default=str) + "\n")
     return RunView(run_dir, record, measured, device, acc_col)
+
+
+def export_format(device_name: object) -> str:
+    """Export format to suggest for a run's device: ONNX for ONNX runtimes, else TorchScript."""
+    name = str(device_name or "")
+    return "onnx" if name.startswith(("local:onnxruntime", "local:openvino")) else "torchscript"

@@ -277,3 +277,19 @@ def test_front_csv_carries_accuracy_and_official_index(tmp_path, data, monkeypat
         assert archs[int(r["bench_index"])] == r["arch_str"]
         assert r["accuracy"] == pytest.approx(acc.loc[int(r["bench_index"]), "cifar10_test_200ep"])
     assert "benchmark accuracy" in res.output and "NB201 index" in res.output
+
+
+@pytest.mark.parametrize(
+    "device, fmt",
+    [
+        ("local:onnxruntime?opt=basic", "onnx"),
+        ("local:openvino", "onnx"),
+        ("local:cpu", "torchscript"),
+        ("help:pixel3", "torchscript"),
+        (None, "torchscript"),
+    ],
+)
+def test_next_command_suggests_the_runtime_format(device, fmt):
+    from moohw.rundir import export_format
+
+    assert export_format(device) == fmt
