@@ -168,6 +168,13 @@ def _device_lines(view: RunView) -> list[str]:
     if isinstance(hw, dict):
         parts = [str(hw.get(k)) for k in ("cpu", "gpu") if hw.get(k)]
         parts.append(f"{hw.get('cpu_count')} logical CPUs, torch {hw.get('torch')}")
+        rt = d.get("runtime")
+        if isinstance(rt, dict) and rt.get("runtime") not in (None, "torch-eager"):
+            opts = ", ".join(f"{k}={v}" for k, v in (rt.get("runtime_options") or {}).items())
+            parts.append(
+                f"runtime {rt['runtime']} {rt.get('runtime_version')}"
+                + (f" ({opts})" if opts else "")
+            )
         out.append(f"- hardware: {'; '.join(parts)}")
         out.append(f"- fingerprint: `{d.get('fingerprint')}` (hardware + software + protocol)")
     pr = d.get("protocol")

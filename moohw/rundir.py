@@ -150,6 +150,9 @@ def live_store_info(
             store=None if dev.store is None else str(dev.store.path),
             host=hostname(),
         )
+        runtime = getattr(dev, "_runtime", None)  # local devices: runtime name, version, options
+        if isinstance(runtime, dict):
+            info["runtime"] = runtime
     return info, dev
 
 
