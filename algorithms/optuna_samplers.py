@@ -12,10 +12,18 @@ population is told back to the study: the same ask/tell contract as every moohw 
 Needs the ``optuna`` extra (``pip install "moohw[optuna]"``). Budget-agnostic: one architecture
 at a time and the budget is never read, so a run with budget K measures the first K
 architectures of any longer run with the same seed.
+
+``optuna-gp`` asks its trials with torch limited to one intra-op thread (restored after each
+ask): the sampler's GP and acquisition work on tensors of a few dozen rows, where a second
+thread only adds synchronisation (on a shared 2-core machine a K = 50 run took 4x longer with
+torch's default of 2 threads; benchmarks/RESULTS.md). The sampler's algorithm is unchanged and
+a run's trials are the same with either thread count.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -27,6 +35,24 @@ from moohw.errors import InputError
 
 #: moohw name → Optuna sampler class name.
 SAMPLERS = {"tpe": "TPESampler", "gp": "GPSampler"}
+#: torch intra-op threads while a sampler that computes with torch asks a trial (None: as is).
+TORCH_THREADS: dict[str, int | None] = {"tpe": None, "gp": 1}
+
+
+@contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with torch limited to ``n`` intra-op threads, restoring the count after."""
+    if n is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _import_optuna() -> Any:
@@ -91,7 +117,8 @@ class OptunaSearch(ArchiveAlgorithm):
             return Population.new(X=np.zeros((0, problem.n_var), dtype=np.int64))
         optuna = _import_optuna()
         for _ in range(self.max_asks):
-            trial = self._study.ask(self._dists)
+            with torch_threads(TORCH_THREADS[self.sampler]):
+                trial = self._study.ask(self._dists)
             self.info["trials"] += 1
             x = np.array([trial.params[f"x{i}"] for i in range(problem.n_var)], dtype=np.int64)
             key = problem.space.keys(x[None])[0]
@@ -108,7 +135,8 @@ class OptunaSearch(ArchiveAlgorithm):
         X = self.sample_fresh(1)  # stuck: a random unmeasured architecture, told as a trial
         if len(X):
             params = {f"x{i}": int(v) for i, v in enumerate(X[0])}
-            trial = self._study.ask(self._dists)
+            with torch_threads(TORCH_THREADS[self.sampler]):
+                trial = self._study.ask(self._dists)
             self._study.tell(trial, state=optuna.trial.TrialState.FAIL)
             self._pending[problem.space.keys(X)[0]] = ("fixed", params)
         return Population.new(X=X)
@@ -129,4 +157,4 @@ class OptunaSearch(ArchiveAlgorithm):
                 self._study.tell(trial, f.tolist())
 
 
-__all__ = ["SAMPLERS", "OptunaSearch"]
+__all__ = ["SAMPLERS", "TORCH_THREADS", "OptunaSearch", "torch_threads"]
