@@ -209,6 +209,20 @@ def test_local_cuda_measures(nb201):
     assert np.isfinite(lat).all() and (lat > 0).all() and lat[1] > lat[0]
 
 
+@pytest.mark.gpu
+@pytest.mark.parametrize("opts", ["dtype=float16", "cuda_graph=1", "dtype=float16&cuda_graph=1"])
+def test_local_cuda_fp16_and_cuda_graphs_measure(nb201, opts):
+    if not torch.cuda.is_available():
+        pytest.skip("needs CUDA")
+    fast = "warmup=3&rounds=2&min_rounds=2&round_repeats=3"
+    dev = get_device(f"local:cuda?{fast}&{opts}", nb201)
+    dev.store = None
+    eager = get_device(f"local:cuda?{fast}", nb201)
+    assert dev.fingerprint != eager.fingerprint  # precision and graphs are part of the device
+    lat = dev.latency_ms(np.array([[0] * 6, [3] * 6]))
+    assert np.isfinite(lat).all() and (lat > 0).all() and lat[1] > lat[0]
+
+
 def test_local_device_needs_nb201(fbnet):
     with pytest.raises(ValueError, match="NB201"):
         get_device("local:cpu", fbnet)
