@@ -100,7 +100,8 @@ def build_live_device(name: str, space: Any, store: Any, backend: str = "local")
 
         return ray_device(arg, space, store)
     raise InputError(
-        f"moohw measure needs a live device (local:cpu, local:cuda, ray:NAME), got {name!r}"
+        "moohw measure needs a live device (local:cpu, local:cuda, local:torchscript, "
+        f"local:onnxruntime, local:openvino, ray:NAME), got {name!r}"
     )
 
 
@@ -112,6 +113,7 @@ def measure_cmd(
             "--device",
             "-d",
             help="Live device: local:cpu, local:cuda[?batch=1&threads=1&dtype=float32], "
+            "local:torchscript, local:onnxruntime[?opt=basic], local:openvino, "
             "ray:NAME. Repeat for several (measured in parallel with --backend ray).",
         ),
     ],
