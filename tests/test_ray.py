@@ -21,7 +21,8 @@ from moohw.measure import MeasurementStore
 pytestmark = pytest.mark.ray
 ray = pytest.importorskip("ray")
 
-FAST = "?warmup=1&repeats=3"
+# small batches, so a kill lands mid-run (a drift-robust batch is measured as one unit)
+FAST = "?warmup=1&rounds=2&min_rounds=2&round_repeats=2&batch_cells=2"
 
 
 @pytest.fixture(scope="module")
