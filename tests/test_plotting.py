@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 from matplotlib.figure import Figure
+from moohw.cli import app
 from typer.testing import CliRunner
 
-from moohw.cli import app
 from moohw.metrics import non_dominated
 from moohw.plotting import _frame, median_attainment
 
