@@ -85,6 +85,24 @@ def _proxy_front(root: Path, ax: Axes, device: str) -> pd.DataFrame | None:
     return pf
 
 
+def _exact_front(
+    root: Path, ax: Axes, device: str
+) -> tuple[str, list[np.ndarray], list[np.ndarray]]:
+    """Draw the panel's exact front: the true front when scored, else the proxy's own front.
+
+    Returns:
+        The objective column the runs are drawn in (``accuracy`` or ``proxy``) and the drawn
+        front's latencies and values as the first entries of the x / y lists ``_frame`` fits.
+    """
+    tf = _true_front(root, ax, device)
+    if tf is not None:
+        return "accuracy", [tf["latency_ms"].to_numpy()], [tf["accuracy"].to_numpy()]
+    pf = _proxy_front(root, ax, device)
+    if pf is not None:
+        return "proxy", [pf["latency_ms"].to_numpy()], [pf["proxy"].to_numpy()]
+    return "proxy", [], []
+
+
 def _frame(ax: Axes, root: Path, device: str, xs: list[np.ndarray], ys: list[np.ndarray]) -> bool:
     """Frame a front panel on the HV reference box (``true_fronts/<device>.ref.json``).
 
@@ -153,14 +171,7 @@ def fronts(
         sub = results[results["device"] == dev]
         k = _budget_for(sub, budget)
         s = int(sub["seed"].min()) if seed is None else seed
-        tf = _true_front(root, ax, dev)
-        scored = tf is not None
-        y = "accuracy" if scored else "proxy"
-        xs = [] if tf is None else [tf["latency_ms"].to_numpy()]
-        ys = [] if tf is None else [tf["accuracy"].to_numpy()]
-        pf = None if scored else _proxy_front(root, ax, dev)
-        if pf is not None:
-            xs, ys = [pf["latency_ms"].to_numpy()], [pf["proxy"].to_numpy()]
+        y, xs, ys = _exact_front(root, ax, dev)
         for algo in sorted(set(sub["algo"].astype(str))):
             fr = _front(root, algo, dev, k, s)
             if fr is None or y not in fr:
@@ -179,11 +190,11 @@ def fronts(
                 label=algo,
                 color=colors[algo],
             )
-        if scored:
+        if y == "accuracy":
             _frame(ax, root, dev, xs, ys)
         ax.set_title(f"{dev}", fontsize=10)
         ax.set_xlabel("latency (ms)")
-        ax.set_ylabel(_accuracy_label(root, [dev]) if scored else _proxy_label(root))
+        ax.set_ylabel(_accuracy_label(root, [dev]) if y == "accuracy" else _proxy_label(root))
         ax.grid(alpha=0.3)
     _same_scale(axes, n)
     ks = sorted({_budget_for(results[results["device"] == d], budget) for d in devices})
@@ -257,14 +268,7 @@ def attainment(
     for ax, dev in zip(axes.ravel(), devices):
         sub = results[results["device"] == dev]
         k = _budget_for(sub, budget)
-        tf = _true_front(root, ax, dev)
-        scored = tf is not None
-        y = "accuracy" if scored else "proxy"
-        px = [] if tf is None else [tf["latency_ms"].to_numpy()]
-        py = [] if tf is None else [tf["accuracy"].to_numpy()]
-        pf = None if scored else _proxy_front(root, ax, dev)
-        if pf is not None:
-            px, py = [pf["latency_ms"].to_numpy()], [pf["proxy"].to_numpy()]
+        y, px, py = _exact_front(root, ax, dev)
         for algo in sorted(set(sub["algo"].astype(str))):
             seeds = sorted(sub[(sub["algo"] == algo) & (sub["budget"] == k)]["seed"].astype(int))
             runs = [_front(root, algo, dev, k, s) for s in seeds]
@@ -286,11 +290,11 @@ def attainment(
             ax.step(xs, ys, where="post", color=colors[algo], lw=1.6, label=algo)
             px.append(xs)
             py.append(ys)
-        if scored:
+        if y == "accuracy":
             _frame(ax, root, dev, px, py)
         ax.set_title(f"{dev}", fontsize=10)
         ax.set_xlabel("latency (ms)")
-        ax.set_ylabel(_accuracy_label(root, [dev]) if scored else _proxy_label(root))
+        ax.set_ylabel(_accuracy_label(root, [dev]) if y == "accuracy" else _proxy_label(root))
         ax.grid(alpha=0.3)
     _same_scale(axes, n)
     ks = sorted({_budget_for(results[results["device"] == d], budget) for d in devices})
