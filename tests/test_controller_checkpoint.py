@@ -21,7 +21,6 @@ from moohw.algorithms.controller.checkpoint import (
     SHIPPED,
     UnsafeCheckpointError,
     build_faithful_ppo,
-    convert_legacy,
     load_default,
     load_faithful_model,
 )
@@ -158,7 +157,20 @@ def test_malformed_checkpoints_are_one_line_errors(tmp_path: Path) -> None:
         load_default(str(folder))
 
 
+def _convert_legacy() -> Any:
+    """``convert_legacy`` of the repository script (not part of the installed package)."""
+    import importlib.util
+
+    path = Path(__file__).resolve().parents[1] / "tools" / "convert_legacy.py"
+    spec = importlib.util.spec_from_file_location("moohw_tools_convert_legacy", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod.convert_legacy
+
+
 def test_convert_legacy_keeps_the_outputs(tmp_path: Path) -> None:
+    convert_legacy = _convert_legacy()
     legacy = tmp_path / "legacy"
     legacy.mkdir()
     ck = load_default(str(SHIPPED))

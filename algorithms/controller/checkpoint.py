@@ -12,7 +12,8 @@ Checkpoints are data, not code: ``*.pt`` files hold only tensors, ints and dicts
 cannot run anything on load (it is refused with :class:`UnsafeCheckpointError`). The faithful
 policy's weights are loaded into a PPO built from the recorded settings, never by ``PPO.load``
 (which unpickles). Folders written by moohw <= 0.1 (pickled numpy arrays, an SB3 ``.zip``) are
-refused too; :func:`convert_legacy` rewrites one that you trust.
+refused too; ``python tools/convert_legacy.py DIR`` (a repository script, not installed with the
+package, since it unpickles) rewrites one that you trust.
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class UnsafeCheckpointError(InputError):
 
 _LEGACY_HINT = (
     "re-create it with `moohw pretrain controller --out DIR`, or, only if you trust it, convert "
-    "it with moohw.algorithms.controller.checkpoint.convert_legacy(DIR)"
+    "it with `python tools/convert_legacy.py DIR` from the moohw repository"
 )
 
 
@@ -174,43 +175,6 @@ def load_faithful_model(folder: str = str(SHIPPED)) -> Any:
     _load_state(model.policy, blob["policy"], f)
     model.policy.set_training_mode(False)
     return model
-
-
-def convert_legacy(folder: str | Path, out: str | Path | None = None) -> list[Path]:
-    """Rewrite a moohw <= 0.1 checkpoint folder as tensors + JSON.
-
-    **This unpickles** ``default.pt`` (``weights_only=False``) and ``faithful.zip``
-    (``PPO.load``): use it only on folders you trust (moohw converted its shipped ones with it).
-
-    Args:
-        folder: The legacy folder.
-        out: Where to write the converted files (default: ``folder``; the legacy files are kept).
-
-    Returns:
-        The files written.
-    """
-    src, dst = Path(folder), Path(out) if out is not None else Path(folder)
-    dst.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    if (src / "default.pt").is_file():
-        blob = torch.load(src / "default.pt", map_location="cpu", weights_only=False)
-        torch.save(
-            _default_blob(blob["policy"], int(blob["hidden"]), blob["mu"], blob["cov"]),
-            dst / "default.pt",
-        )
-        written.append(dst / "default.pt")
-    if (src / "faithful.zip").is_file():
-        from stable_baselines3 import PPO
-
-        model = PPO.load(str(src / "faithful.zip"), device="cpu")
-        torch.save(_faithful_blob(model), dst / "faithful.pt")
-        written.append(dst / "faithful.pt")
-    for name in ("prior.json", "default.json", "faithful.json"):
-        if (src / name).is_file() and src.resolve() != dst.resolve():
-            (dst / name).write_text((src / name).read_text())
-    load_default.cache_clear()
-    load_faithful_model.cache_clear()
-    return written
 
 
 def _default_blob(
