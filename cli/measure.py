@@ -238,19 +238,59 @@ def store_ls(store: StoreOpt = None) -> None:
 @store_app.command("export")
 @friendly
 def store_export(
-    out: Annotated[Path, typer.Option("--out", help="CSV file to write.")],
+    out: Annotated[Path, typer.Option("--out", help="CSV file to write (.csv.gz compresses it).")],
     fingerprint: Annotated[
         str | None, typer.Option("--fingerprint", help="Device fingerprint (see `store ls`).")
     ] = None,
     space: Annotated[str | None, typer.Option("--space", help="Search space.")] = None,
+    meta: Annotated[
+        bool,
+        typer.Option(
+            "--meta/--no-meta",
+            help="Also write NAME.meta.json (hardware, protocol, pinned reference) for "
+            "`moohw store import`.",
+        ),
+    ] = True,
     store: StoreOpt = None,
 ) -> None:
     """Export one device's measurements as CSV (usable as csv:PATH:latency_ms)."""
     from moohw.measure.store import MeasurementStore, StoreError
+    from moohw.measure.tables import export_table
 
     st = MeasurementStore(store)
     if not st.path.exists():
         raise StoreError(f"no measurement store at {st.path}")
-    path = st.export_csv(out, fingerprint, space)
-    n = len(pd.read_csv(path))
-    console.print(f"{n} measurements -> {path} (use as device csv:{path}:latency_ms)")
+    path, card = export_table(st, out, fingerprint, space, meta=meta)
+    n = len(pd.read_csv(path, usecols=["arch_str"]))
+    extra = f" + {card}" if card is not None else ""
+    console.print(f"{n} measurements -> {path}{extra} (use as device csv:{path}:latency_ms)")
+
+
+@store_app.command("import")
+@friendly
+def store_import(
+    table: Annotated[Path, typer.Argument(help="CSV written by `moohw store export`.")],
+    meta: Annotated[
+        Path | None,
+        typer.Option("--meta", help="Its card (default: NAME.meta.json beside it, if present)."),
+    ] = None,
+    store: StoreOpt = None,
+) -> None:
+    """Import an exported table into the store (resume a measurement campaign elsewhere)."""
+    from moohw.measure.store import MeasurementStore
+    from moohw.measure.tables import import_table
+
+    st = MeasurementStore(store)
+    rep = import_table(st, table, meta)
+    console.print(
+        f"{rep.rows} rows from {table}: {rep.inserted} new, {rep.kept} already stored; "
+        f"{rep.fingerprints} fingerprint(s) and {rep.references} pinned reference(s) "
+        f"registered -> {st.path}",
+        highlight=False,
+    )
+    if rep.reference_conflicts:
+        err.print(
+            f"warning: {rep.reference_conflicts} pinned reference(s) differ from the store's; "
+            "the store's are kept (its rows are on that scale)",
+            highlight=False,
+        )
