@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -46,7 +47,12 @@ def slug(device: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "", s)
 
 
+def _stop(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
 def _export_worker_init(cache: str) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
     os.environ["MOOHW_EXPORT_CACHE"] = cache
     try:
         os.nice(5)  # measuring keeps priority over exporting
@@ -76,6 +82,9 @@ def main() -> None:
     ap.add_argument("--chunk", type=int, default=100)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-import", action="store_true", help="do not import OUT_DIR tables")
+    ap.add_argument(
+        "--export-cache", type=Path, help="scratch export folder (default: a new temporary one)"
+    )
     args = ap.parse_args()
     t_start = time.time()
     deadline = t_start + 60 * args.minutes
@@ -97,7 +106,9 @@ def main() -> None:
                 print(f"imported {table}: {rep.inserted} new, {rep.kept} kept", flush=True)
     devices = [local_device(n.removeprefix("local:"), sp, store) for n in names]
     fmts = sorted({_FORMAT[d.target] for d in devices if d.target in _FORMAT})
-    scratch = Path(tempfile.mkdtemp(prefix="moohw-table-exports-"))
+    scratch = args.export_cache or Path(tempfile.mkdtemp(prefix="moohw-table-exports-"))
+    scratch.mkdir(parents=True, exist_ok=True)
+    signal.signal(signal.SIGTERM, _stop)  # clean up the scratch folder when killed
     os.environ["MOOHW_EXPORT_CACHE"] = str(scratch)
     dataset = devices[0].dataset
     log = args.out_dir / "campaign.log.jsonl"
