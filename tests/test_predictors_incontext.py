@@ -200,3 +200,41 @@ def test_auto_guard_refuses_a_candidate_that_disagrees_with_a_good_baseline(nb20
     q = AutoSelect(nb201, candidates=[_RightOnlyWhereProbed(nb201)], guard=False)
     assert q.fit({}, X_all[idx], y[idx]).choice_ == "overfit"
     assert spearman(q.predict(X_all), y) < 0.5
+
+
+class _ExactExceptWhere(LatencyPredictor):
+    """The noise-free eager device, but -1 ms on cells where ``mask(X)`` holds."""
+
+    name = "exact"
+
+    def __init__(self, space, mask):  # type: ignore[no-untyped-def]
+        super().__init__(space)
+        self.mask = mask
+
+    def _fit(self, knowledge, X, y_ms, seed):  # type: ignore[no-untyped-def]
+        pass
+
+    def _predict(self, X):  # type: ignore[no-untyped-def]
+        return np.where(self.mask(X), -1.0, _eager_runtime(X))
+
+
+def test_auto_guard_tolerates_a_few_nonpositive_predictions_pixel3_regression(nb201):
+    # Refusing any non-positive prediction sent auto on pixel3 (k = 5) to a per-edge fit of
+    # 31 weights on 5 samples (rho -0.06); a few cells near zero are no reason to refuse.
+    X_all = nb201.enumerate()
+    y = _eager_runtime(X_all) * np.exp(np.random.default_rng(4).normal(0, 0.02, len(X_all)))
+    no_input = (X_all[:, 0] == 0) & (X_all[:, 1] == 0) & (X_all[:, 3] == 0)  # 0.8% of cells
+    pool = np.flatnonzero(X_all[:, 0] != 0)
+    idx = np.random.default_rng(3).choice(pool, 15, replace=False)
+
+    def few(X):  # type: ignore[no-untyped-def]
+        return (X[:, 0] == 0) & (X[:, 1] == 0) & (X[:, 3] == 0)
+
+    def many(X):  # type: ignore[no-untyped-def]
+        return X[:, 0] == 0  # 20% of cells
+
+    assert 0 < no_input.mean() < 0.01
+    p = AutoSelect(nb201, candidates=[_ExactExceptWhere(nb201, few)]).fit({}, X_all[idx], y[idx])
+    assert p.choice_ == "exact" and not p.refused_
+    q = AutoSelect(nb201, candidates=[_ExactExceptWhere(nb201, many)]).fit({}, X_all[idx], y[idx])
+    assert q.choice_ == "opcount" and "non-positive" in q.refused_["exact"]
