@@ -104,7 +104,7 @@ def test_intervals_cover_at_a_sane_rate(nb201):
     rates = []
     for s in range(3):
         idx = np.random.default_rng(s).choice(len(X_all), 20, replace=False)
-        held = np.setdiff1d(np.arange(len(X_all)), idx)
+        held = np.setdiff1d(np.arange(len(X_all)), idx)[::5]  # 3,121 unmeasured cells
         p = InContext(nb201).fit({}, X_all[idx], y_obs[idx])
         lo, hi = p.predict_interval(X_all[held], 0.8)
         assert (hi > lo).all()
