@@ -14,9 +14,9 @@ interval on the unmeasured cells for models that give intervals):
     python benchmarks/predictors_unseen.py --split test --methods incontext,auto \\
         --validation benchmarks/devices/*.csv.gz --out benchmarks/out/unseen
 
-Method names are registered predictors plus ``auto-v1`` (``auto`` as before issue 13: the five
-old candidates, no guard), ``auto-v1-guard`` (the old candidates with the guard) and
-``auto-noguard`` (the new candidates, no guard).
+Method names are registered predictors (``auto``: the five candidates with the guard) plus
+``auto-v1`` (``auto`` as before issue 13: no guard), ``auto+incontext`` (``incontext`` as a sixth
+candidate, with the guard) and ``auto-noguard``.
 """
 
 from __future__ import annotations
@@ -39,19 +39,17 @@ import pandas as pd  # noqa: E402
 from moohw.data import open_data  # noqa: E402
 from moohw.metrics import spearman  # noqa: E402
 from moohw.predictors import PREDICTORS, DeviceData, LatencyPredictor  # noqa: E402
-from moohw.predictors.select import AutoSelect  # noqa: E402
+from moohw.predictors.select import DEFAULT_CANDIDATES, AutoSelect  # noqa: E402
 from moohw.predictors.tasks import get_task, load_tables  # noqa: E402
 from moohw.spaces import SearchSpace, get_space  # noqa: E402
-
-OLD_CANDIDATES = ("opcount", "peredge", "bayes-linear", "bayes-opcount", "adaproxy")
 
 
 def make(method: str, space: SearchSpace) -> LatencyPredictor:
     """A predictor by registered name or one of the script's ``auto`` variants."""
     if method == "auto-v1":
-        return AutoSelect(space, candidates=OLD_CANDIDATES, guard=False)
-    if method == "auto-v1-guard":
-        return AutoSelect(space, candidates=OLD_CANDIDATES, guard=True)
+        return AutoSelect(space, guard=False)
+    if method == "auto+incontext":
+        return AutoSelect(space, candidates=(*DEFAULT_CANDIDATES, "incontext"))
     if method == "auto-noguard":
         return AutoSelect(space, guard=False)
     return PREDICTORS.get(method)(space)
@@ -161,7 +159,9 @@ def per_device(df: pd.DataFrame) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--split", default="lodo", help="comma list of lodo, test, validation")
-    ap.add_argument("--methods", default="bayes-linear,incontext,auto-v1,auto")
+    ap.add_argument(
+        "--methods", default="opcount,bayes-linear,incontext,auto-v1,auto+incontext,auto"
+    )
     ap.add_argument("--ks", default="5,10,20")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--validation", nargs="*", default=[], help="measured CSV tables")

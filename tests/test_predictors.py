@@ -105,7 +105,6 @@ def test_auto_chooses_by_leave_one_out(nb201):
         "bayes-linear",
         "bayes-opcount",
         "adaproxy",
-        "incontext",
     }
     # Without knowledge devices adaproxy cannot be fitted and is skipped.
     assert "adaproxy" not in PREDICTORS.get("auto")(nb201).fit({}, X, y).loo_
