@@ -6,6 +6,7 @@ from moohw.predictors.base import DeviceData, Knowledge, LatencyPredictor, knowl
 from moohw.predictors.bayes import BayesLinear, BayesOpCount
 from moohw.predictors.features import one_hot, op_counts
 from moohw.predictors.gp import CategoricalGP
+from moohw.predictors.incontext import InContext
 from moohw.predictors.linear import AdaProxy, OpCountNNLS, PerEdgeNNLS, pick_proxy
 from moohw.predictors.nasflat import NASFLATGNN
 from moohw.predictors.select import AutoSelect
@@ -27,6 +28,9 @@ PREDICTORS.register("gp", "BoTorch GP, categorical kernel, target samples only")
 PREDICTORS.register("nasflat-gnn", "NASFLAT-style GNN with hardware embeddings (torch)")(
     NASFLATGNN
 )
+PREDICTORS.register(
+    "incontext", "evidence-weighted runtime-feature Bayesian linear models + GP residual"
+)(InContext)
 PREDICTORS.register("auto", "per-target choice among cheap models by leave-one-out")(AutoSelect)
 
 __all__ = [
@@ -38,6 +42,7 @@ __all__ = [
     "BayesOpCount",
     "CategoricalGP",
     "DeviceData",
+    "InContext",
     "Knowledge",
     "LatencyPredictor",
     "OpCountNNLS",
