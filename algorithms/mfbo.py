@@ -123,9 +123,9 @@ class MultiFidelityBO(BayesOpt):
         proxy_device: Use this knowledge device as the low fidelity instead of choosing one
             from the probes (the probes are still made and recorded).
         weight_floor, fresh_fit: As :class:`~moohw.algorithms.bo.BayesOpt`, with the defaults
-            MF-BO was measured with (no floor, warm starts only): its GP sees ~50 random
-            low-fidelity points from the first fit on, where the early collapse that those
-            options prevent in single-fidelity BO does not occur.
+            MF-BO was measured with (no floor, warm starts only). Its GP sees ~50 random
+            low-fidelity points from its first fit on, unlike single-fidelity BO's 5; whether
+            the options change MF-BO's results has not been measured.
         n_init, mc_samples, refit_every, max_batch_size, ref_quantile, outcome: As
             :class:`~moohw.algorithms.bo.BayesOpt`.
     """
