@@ -53,6 +53,20 @@ _BO_OPTIONS = (
 )
 
 
+def _gp_options(weight_floor: float, fresh_fit: bool) -> tuple[Option, ...]:
+    return (
+        Option(
+            "weight_floor",
+            "float",
+            weight_floor,
+            "uniform share of the kernel's ARD weight",
+            min=0.0,
+            max=0.999,
+        ),
+        Option("fresh_fit", "bool", fresh_fit, "also refit the GP from default hyperparameters"),
+    )
+
+
 @ALGORITHMS.register(
     "random",
     "random search: uniform sampling without replacement",
@@ -115,7 +129,7 @@ def _oneproxy(budget: int | None, **options: Any) -> Algorithm:
 @ALGORITHMS.register(
     "bo",
     "BoTorch qLogEHVI, categorical-kernel latency GP, exhaustive",
-    info=AlgorithmInfo(options=_BO_OPTIONS, budget_agnostic=True),
+    info=AlgorithmInfo(options=(*_BO_OPTIONS, *_gp_options(0.2, True)), budget_agnostic=True),
 )
 def _bo(budget: int | None, **options: Any) -> Algorithm:
     from moohw.algorithms.bo import BayesOpt  # imports BoTorch: only when used
@@ -136,6 +150,7 @@ def _bo(budget: int | None, **options: Any) -> Algorithm:
             Option("n_init_low", "int", None, "initial low-fidelity queries", min=0),
             Option("proxy_device", "str", None, "knowledge device used as the low fidelity"),
             *_BO_OPTIONS,
+            *_gp_options(0.0, False),
         ),
         budget_agnostic=True,
         needs_knowledge=True,

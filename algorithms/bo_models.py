@@ -79,21 +79,29 @@ class HammingKernel(Kernel):
     Args:
         n_choices: Number of choices of each variable ``(n_var,)`` (only its length is used:
             equality needs no codebook).
+        floor: Share of the total weight spread uniformly over the variables, in [0, 1): every
+            weight is at least ``floor / n_var``. ``0`` lets a fit switch a variable off; on a
+            handful of observations that happens to variables that do matter, and the softplus
+            of a very negative raw weight has no gradient to switch it back on.
     """
 
     has_lengthscale = False
 
-    def __init__(self, n_choices: Sequence[int], **kwargs: Any) -> None:
+    def __init__(self, n_choices: Sequence[int], floor: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if not 0.0 <= floor < 1.0:
+            raise ValueError(f"floor must be in [0, 1), got {floor}")
+        self.floor = float(floor)
         raw = torch.zeros(*self.batch_shape, len(n_choices), dtype=DTYPE)
         self.register_parameter("raw_weight", torch.nn.Parameter(raw))
         self.register_constraint("raw_weight", Positive())
 
     @property
     def weight(self) -> Tensor:
-        """Normalised ARD weights ``(..., n_var)``."""
+        """Normalised ARD weights ``(..., n_var)`` (each at least ``floor / n_var``)."""
         w = self.raw_weight_constraint.transform(self.raw_weight)
-        return w / w.sum(-1, keepdim=True)
+        w = w / w.sum(-1, keepdim=True)
+        return self.floor / w.shape[-1] + (1.0 - self.floor) * w if self.floor else w
 
     def forward(self, x1: Tensor, x2: Tensor, diag: bool = False, **params: Any) -> Tensor:
         w = self.weight
@@ -103,10 +111,12 @@ class HammingKernel(Kernel):
         return (eq * w[..., None, None, :]).sum(-1)
 
 
-def latency_kernel(n_choices: Sequence[int], multi_fidelity: bool) -> Kernel:
+def latency_kernel(
+    n_choices: Sequence[int], multi_fidelity: bool, weight_floor: float = 0.0
+) -> Kernel:
     """Scaled Hamming kernel on the ops, times a categorical kernel on the fidelity column."""
     n_var = len(n_choices)
-    ops: Kernel = HammingKernel(n_choices, active_dims=tuple(range(n_var)))
+    ops: Kernel = HammingKernel(n_choices, weight_floor, active_dims=tuple(range(n_var)))
     if multi_fidelity:
         fid = CategoricalKernel(active_dims=(n_var + 1,))
         fid.lengthscale = 2.0  # cross-fidelity correlation exp(-1/2) = 0.61 before fitting
@@ -125,16 +135,32 @@ class LatencyGP:
         n_choices: Number of choices of each op variable ``(n_var,)``.
         multi_fidelity: Model a fidelity column (two tasks) or the target only.
         outcome: ``log`` (log latency) or ``ms`` (latency).
+        weight_floor: :class:`HammingKernel` ``floor`` (share of the ARD weight spread
+            uniformly; ``0``: none).
+        fresh_fit: On a refit, also fit from the default hyper-parameters and keep whichever
+            of the two fits (that one, the warm-started one) has the higher marginal
+            likelihood. Warm starts alone lock in a degenerate early fit: on 5-7 single-
+            fidelity observations the fit can put all ARD weight on one or two edges and then
+            explain every new point as noise (outputscale 1e-8), for the rest of the run.
     """
 
     def __init__(
-        self, n_choices: Sequence[int], multi_fidelity: bool, outcome: str = "ms"
+        self,
+        n_choices: Sequence[int],
+        multi_fidelity: bool,
+        outcome: str = "ms",
+        weight_floor: float = 0.0,
+        fresh_fit: bool = False,
     ) -> None:
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
+        if not 0.0 <= weight_floor < 1.0:
+            raise ValueError(f"weight_floor must be in [0, 1), got {weight_floor}")
         self.n_choices = [int(c) for c in n_choices]
         self.multi_fidelity = multi_fidelity
         self.outcome = outcome
+        self.weight_floor = float(weight_floor)
+        self.fresh_fit = bool(fresh_fit)
         self.model: SingleTaskGP | None = None
         self.stats: dict[float, tuple[float, float, float]] = {}  # mean, std, floor_ms
         self.n_fits = 0
@@ -156,22 +182,30 @@ class LatencyGP:
             sd = float(y.std()) if len(y) > 1 else 1.0
             self.stats[float(f)] = (float(y.mean()), sd if sd > 1e-6 else 1.0, floor)
         ty = torch.as_tensor(self.z_of(latency_ms, fid), dtype=DTYPE)[:, None]
-        model = SingleTaskGP(
-            X, ty, covar_module=latency_kernel(self.n_choices, self.multi_fidelity)
-        )
+        model = self._new_model(X, ty)
+        warm = self.model is not None
         if self.model is not None:  # warm start: previous hyper-parameters
             model.load_state_dict(self.model.state_dict(), strict=False)
         if refit or self.model is None:
-            self._fit(model)
+            mll = self._fit(model)
+            if self.fresh_fit and warm:
+                fresh = self._new_model(X, ty)
+                if self._fit(fresh) > mll:
+                    model = fresh
         model.eval()
         self.model = model
+
+    def _new_model(self, X: Tensor, ty: Tensor) -> SingleTaskGP:
+        kernel = latency_kernel(self.n_choices, self.multi_fidelity, self.weight_floor)
+        return SingleTaskGP(X, ty, covar_module=kernel)
 
     def _transform(self, latency_ms: np.ndarray, floor_ms: float) -> np.ndarray:
         if self.outcome == "log":
             return np.log(np.maximum(latency_ms, max(floor_ms, 1e-9)))
         return np.asarray(latency_ms, dtype=np.float64)
 
-    def _fit(self, model: SingleTaskGP) -> None:
+    def _fit(self, model: SingleTaskGP) -> float:
+        """Fit ``model``'s hyper-parameters; returns its marginal log likelihood after."""
         from botorch.exceptions.errors import ModelFittingError
         from botorch.fit import fit_gpytorch_mll
         from gpytorch.mlls import ExactMarginalLogLikelihood
@@ -184,6 +218,12 @@ class LatencyGP:
             except ModelFittingError:
                 self.n_fit_failures += 1  # keep the warm-started values
         self.n_fits += 1
+        model.train()
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            x, y = model.train_inputs[0], model.train_targets
+            value = float(mll(model(x), y).sum().item())
+        return value if math.isfinite(value) else -math.inf
 
     @property
     def correlation(self) -> float:

@@ -122,6 +122,10 @@ class MultiFidelityBO(BayesOpt):
             whole cheap allowance at that point).
         proxy_device: Use this knowledge device as the low fidelity instead of choosing one
             from the probes (the probes are still made and recorded).
+        weight_floor, fresh_fit: As :class:`~moohw.algorithms.bo.BayesOpt`, with the defaults
+            MF-BO was measured with (no floor, warm starts only). Its GP sees ~50 random
+            low-fidelity points from its first fit on, unlike single-fidelity BO's 5; whether
+            the options change MF-BO's results has not been measured.
         n_init, mc_samples, refit_every, max_batch_size, ref_quantile, outcome: As
             :class:`~moohw.algorithms.bo.BayesOpt`.
     """
@@ -137,9 +141,11 @@ class MultiFidelityBO(BayesOpt):
         trust_low: float | None = None,
         n_init_low: int | None = None,
         proxy_device: str | None = None,
+        weight_floor: float = 0.0,
+        fresh_fit: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(weight_floor=weight_floor, fresh_fit=fresh_fit, **kwargs)
         if not knowledge:
             raise InputError("mfbo needs at least one knowledge device")
         if not 0 < cheap_cost < 1:

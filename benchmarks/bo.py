@@ -97,7 +97,8 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--budgets", default="10,20,50")
-    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--reps", type=int, default=3, help="step-timing repeats (0: skip)")
+    ap.add_argument("--algos", default=",".join(ALGOS), help="comma-separated subset of the grid")
     ap.add_argument("--devices", default=None, help="comma-separated (default: ND test split)")
     ap.add_argument("--out", default="benchmarks/out/bo")
     args = ap.parse_args()
@@ -112,9 +113,12 @@ def main() -> None:
     )
     print("versions:", ", ".join(f"{k} {v}" for k, v in versions().items()))
 
+    algos = [a for a in args.algos.split(",") if a]
+    if unknown := sorted(set(algos) - set(ALGOS)):
+        raise SystemExit(f"--algos: unknown {unknown}; valid: {', '.join(ALGOS)}")
     print("\n### One BO step at 100 observations\n")
     with torch_single_thread():
-        t = step_timing(data, args.reps)
+        t = step_timing(data, args.reps) if args.reps > 0 else pd.DataFrame(columns=["algo"])
     print("| algo | step (fit + acquisition) s, median | fit s | acquisition s | candidates |")
     print("|---|---|---|---|---|")
     for algo, g in t.groupby("algo", sort=False):
@@ -126,7 +130,7 @@ def main() -> None:
 
     split = task_split(data, "nb201", "ND")
     devices = [f"help:{d}" for d in (args.devices or ",".join(split["test"])).split(",")]
-    cells = make_cells(list(ALGOS), devices, budgets, seeds)
+    cells = make_cells(algos, devices, budgets, seeds)
     t0 = time.perf_counter()
     res = run_grid(cells, out, "nb201", "tuned", data, workers=args.workers)
     grid_s = time.perf_counter() - t0
@@ -141,21 +145,29 @@ def main() -> None:
         "median wall per run at K="
         + str(kmax)
         + ": "
-        + ", ".join(f"{a} {full[a]:.1f} s" for a in ALGOS)
+        + ", ".join(f"{a} {full[a]:.1f} s" for a in algos)
         + ")\n"
     )
-    algos = list(ALGOS)
-    print("| device | K | " + " | ".join(algos) + " | ceiling | mfbo best? |")
-    print("|---|---|" + "---|" * len(algos) + "---|---|")
-    wins, ok90 = 0, []
+    has_mf, has_bo = "mfbo" in algos, {"bo", "random"} <= set(algos)
+    print(
+        "| device | K | "
+        + " | ".join(algos)
+        + " | ceiling |"
+        + (" mfbo best? |" if has_mf else "")
+        + (" bo >= random? |" if has_bo else "")
+    )
+    print("|---|---|" + "---|" * (len(algos) + 1 + has_mf + has_bo))
+    wins, ok90, bo_ok = 0, [], 0
     for dev in devices:
         for k in budgets:
             s = summ[(summ.device == dev) & (summ.budget == k)].set_index("algo")
             med = s["hv_ratio_median"]
-            win = med["mfbo"] > max(med[a] for a in algos if a != "mfbo")
+            win = has_mf and med["mfbo"] > max(med[a] for a in algos if a != "mfbo")
             wins += int(win)
-            if k == 20:
+            if has_mf and k == 20:
                 ok90.append(med["mfbo"] >= 0.90)
+            bo_win = has_bo and med["bo"] >= med["random"]
+            bo_ok += int(bo_win)
             cell = [
                 f"{med[a]:.3f} ({s.loc[a, 'hv_ratio_mean']:.3f} [{s.loc[a, 'ci_low']:.3f}, "
                 f"{s.loc[a, 'ci_high']:.3f}])"
@@ -165,8 +177,15 @@ def main() -> None:
             print(
                 f"| {dev.removeprefix('help:')} | {k} | "
                 + " | ".join(cell)
-                + f" | {ceil:.3f} | {'yes' if win else '**no**'} |"
+                + f" | {ceil:.3f} |"
+                + (f" {'yes' if win else '**no**'} |" if has_mf else "")
+                + (f" {'yes' if bo_win else '**no**'} |" if has_bo else "")
             )
+    n_cells = len(devices) * len(budgets)
+    if has_bo:
+        print(f"\nbo median >= random median in {bo_ok} of {n_cells} cells.")
+    if not has_mf:
+        return
     print(
         f"\nMedian (mean [95% CI]); mfbo best on the median in {wins} of "
         f"{len(devices) * len(budgets)} cells; mfbo median >= 0.90 at K=20 on {sum(ok90)} of "
