@@ -14,14 +14,13 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from moohw.data import DataError
-from moohw.measure.store import _COLUMNS, MeasurementStore, StoreError
+from moohw.measure.store import _COLUMNS, _PLACEHOLDERS, MeasurementStore, _now
 
 #: Format tag of the JSON card.
 META_FORMAT = "moohw-measured-table/1"
@@ -91,7 +90,7 @@ def export_table(
         "table": path.name,
         "rows": len(df),
         "space": str(df["space"].iloc[0]),
-        "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "exported_at": _now(),
         "fingerprints": [
             {
                 "fingerprint": r[0],
@@ -189,7 +188,7 @@ def import_table(
             raise DataError(f"cannot read {mpath} as JSON: {e}") from None
         if not isinstance(card, dict) or card.get("format") != META_FORMAT:
             raise DataError(f"{mpath} is not a table card ({META_FORMAT})")
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = _now()
     host = df["host"].astype(str) if "host" in df.columns else pd.Series(["imported"] * len(df))
     when = (
         df["measured_at"].astype(str)
@@ -213,11 +212,11 @@ def import_table(
         for i, r in enumerate(df.itertuples(index=False))
     ]
     n_fp = n_ref = n_conflict = 0
-    placeholders = ", ".join("?" * (len(_COLUMNS) + 7))
     try:
         with store._transaction() as conn:
             before = conn.total_changes
-            conn.executemany(f"INSERT OR IGNORE INTO measurements VALUES ({placeholders})", values)
+            insert = f"INSERT OR IGNORE INTO measurements VALUES ({_PLACEHOLDERS})"
+            conn.executemany(insert, values)
             inserted = conn.total_changes - before
             for f in (card or {}).get("fingerprints", []):
                 cur = conn.execute(
@@ -256,6 +255,4 @@ def import_table(
         raise store._fail("write", e) from None
     except (KeyError, TypeError, ValueError) as e:
         raise DataError(f"{mpath} is not a valid table card: {e!r}") from None
-    if not isinstance(inserted, int):  # pragma: no cover - sqlite always gives an int
-        raise StoreError("sqlite gave no change count")
     return ImportReport(len(df), inserted, len(df) - inserted, n_fp, n_ref, n_conflict)
