@@ -113,6 +113,14 @@ def main() -> None:
     dataset = devices[0].dataset
     log = args.out_dir / "campaign.log.jsonl"
 
+    def missing(chunk: slice) -> bool:
+        """Whether any device still has to measure a cell of the chunk."""
+        for dev, lim in zip(devices, limits, strict=True):
+            part = strs[chunk.start : min(chunk.stop, lim)]
+            if part and len(store.get(dev.fingerprint, sp.name, dev.protocol, part)) < len(part):
+                return True
+        return False
+
     def todo(chunk: slice) -> list[str]:
         """Arch strings of the chunk that an export-needing device still has to measure."""
         need: set[str] = set()
@@ -125,6 +133,8 @@ def main() -> None:
         return sorted(need)
 
     chunks = [slice(i, i + args.chunk) for i in range(0, max(limits), args.chunk)]
+    # a resumed campaign skips the chunks it already has (no worker, no log line)
+    chunks = [c for c in chunks if missing(c)]
     # a fresh worker per chunk: tracing exporters keep every traced graph alive (measured: the
     # one long-lived worker grew by ~2 GB per 100 ONNX + TorchScript exports)
     pool = ProcessPoolExecutor(
@@ -146,7 +156,10 @@ def main() -> None:
                 pending = pool.submit(_export_chunk, todo(nxt), fmts, dataset) if nxt else None
             else:
                 paths = []
-            row: dict[str, object] = {"chunk": ci, "cells": [chunk.start, chunk.stop]}
+            row: dict[str, object] = {
+                "chunk": chunk.start // args.chunk,
+                "cells": [chunk.start, chunk.stop],
+            }
             for dev, lim in zip(devices, limits, strict=True):
                 X = order[chunk.start : min(chunk.stop, lim)]
                 if len(X) == 0:

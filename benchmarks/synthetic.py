@@ -1,7 +1,7 @@
 """Coverage of real devices by synthetic devices from the prior fitted on knowledge devices.
 
 Usage:
-    python benchmarks/synthetic.py [--data DIR] [--n 100] [--task ND]
+    python benchmarks/synthetic.py [--data DIR] [--n 100] [--task ND] [--validation T.csv.gz ...]
 
 The prior is fitted on the task's *train* devices only. For every real NB201 device (27 HELP
 columns, HW-NAS-Bench edgegpu and edgetpu on their covered cells) it reports the best Spearman ρ
@@ -16,8 +16,10 @@ import argparse
 import os
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 
 from moohw.data import open_data
 from moohw.devices import get_device
@@ -42,6 +44,7 @@ def main() -> None:
     ap.add_argument("--data", default=None)
     ap.add_argument("--n", type=int, default=100)
     ap.add_argument("--task", default="ND")
+    ap.add_argument("--validation", nargs="*", default=[], help="measured tables (CSV)")
     args = ap.parse_args()
     data = open_data(args.data)
     space = NB201Space()
@@ -61,6 +64,12 @@ def main() -> None:
         ok = dev.covers(X)
         v[ok] = dev.latency_ms(X[ok])
         real[k] = v
+    pos = {a: i for i, a in enumerate(space.to_str(X))}
+    for path in args.validation:
+        df = pd.read_csv(path).groupby("arch_str")["latency_ms"].median()
+        v = np.full(len(X), np.nan)
+        v[[pos[a] for a in df.index]] = df.to_numpy(np.float64)
+        real[f"validation:{Path(path).name}"] = v
     families = {
         "moohw prior": [
             PriorDevice(f"p{i}", space, prior, i).latency_ms(X) for i in range(args.n)
