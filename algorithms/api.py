@@ -167,8 +167,22 @@ _CHECKPOINT = Option("checkpoint", "str", None, "checkpoint folder (default: the
 
 @ALGORITHMS.register(
     "controller",
-    "moohw's controller: probe-conditioned policy pre-trained on synthetic devices",
-    info=AlgorithmInfo(options=(_CHECKPOINT,), seed_independent=True, spaces=("nb201",)),
+    "moohw's controller: exact EHVI on an in-context latency model, with an exploration safeguard",
+    info=AlgorithmInfo(
+        options=(
+            _CHECKPOINT,
+            Option(
+                "prior",
+                "str",
+                "knowledge",
+                "in-context latency prior: knowledge, synthetic (data-free) or a .npz path",
+            ),
+            Option("explore_every", "int", 4, "period of exploration probes (0: none)", 0),
+        ),
+        seed_independent=True,
+        budget_agnostic=True,
+        spaces=("nb201",),
+    ),
 )
 def _controller(budget: int | None, **options: Any) -> Algorithm:
     from moohw.algorithms.controller.search import ControllerSearch
