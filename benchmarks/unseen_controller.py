@@ -133,6 +133,28 @@ def cmd_lodo(args: argparse.Namespace) -> None:
     print(markdown(done))
 
 
+def cmd_report(args: argparse.Namespace) -> None:
+    """Shipped priors on report devices (ND test, edgegpu, validation tables): no choice here."""
+    data = open_data(args.data)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    budgets = [int(b) for b in args.budgets.split(",")]
+    variants = {v.split("=", 1)[0]: v.split("=", 1)[1] for v in args.variants.split(",")}
+    csv = out / "report.csv"
+    done = pd.read_csv(csv) if csv.is_file() else pd.DataFrame()
+    for target in args.devices.split(","):
+        for vname, spec in variants.items():
+            if len(done) and ((done.variant == vname) & (done.device == target)).any():
+                continue
+            prior, every = spec.split(":")
+            opts = {"prior": prior, "explore_every": int(every)}
+            rows = [{"variant": vname, **r} for r in run_prefixes(target, budgets, opts, data)]
+            done = pd.concat([done, pd.DataFrame(rows)], ignore_index=True)
+            done.to_csv(csv, index=False)
+            print(vname, target, [round(float(r["hv_ratio"]), 3) for r in rows], flush=True)
+    print(markdown(done))
+
+
 def markdown(df: pd.DataFrame) -> str:
     """Per-device HV ratio per (variant, K) and the mean over devices."""
     piv = df.pivot_table(index=["device"], columns=["variant", "budget"], values="hv_ratio")
@@ -160,6 +182,13 @@ def main() -> None:
     p.add_argument("--devices", default="", help="restrict to these ND train devices")
     p.add_argument("--out", required=True)
     p.set_defaults(func=cmd_lodo)
+    p = sub.add_parser("report")
+    p.add_argument("--data", default=None)
+    p.add_argument("--budgets", default="10,20,50")
+    p.add_argument("--variants", default="knowledge=knowledge:4,synthetic=synthetic:4")
+    p.add_argument("--devices", required=True)
+    p.add_argument("--out", required=True)
+    p.set_defaults(func=cmd_report)
     args = ap.parse_args()
     args.func(args)
 
