@@ -70,14 +70,14 @@ def test_synthetic_prior_is_fitted_without_reading_any_data(monkeypatch) -> None
     p = synthetic_priors(SPACE, n_devices=8, seed=1)
     assert p.meta["fitted_on"] == "synthetic" and p.meta["n_devices"] == 8
     # It is a usable prior: ranking a fresh synthetic device from 10 probes.
-    X = SPACE.enumerate()
+    X = SPACE.sample(3000, np.random.default_rng(2))
     y = get_device("synthetic:7", SPACE).latency_ms(X)
     idx = np.random.default_rng(0).choice(len(X), 10, replace=False)
     mean, std = ProbeLatency(SPACE, p, X).posterior(idx, y[idx])
     assert spearman(mean, y) > 0.9 and np.all(std > 0)
 
 
-def _table(tmp_path, n: int = 1500):  # type: ignore[no-untyped-def]
+def _table(tmp_path, n: int = 800):  # type: ignore[no-untyped-def]
     """A user's CSV table of ``n`` cells of synthetic:4 and its scorer (proxy as accuracy)."""
     X = SPACE.sample(n, np.random.default_rng(0))
     lat = get_device("synthetic:4", SPACE).latency_ms(X)
@@ -88,7 +88,7 @@ def _table(tmp_path, n: int = 1500):  # type: ignore[no-untyped-def]
 
 def _wrong_prior(tmp_path):  # type: ignore[no-untyped-def]
     """A confident prior that gets the op costs backwards (fast where the target is slow)."""
-    X = SPACE.enumerate()
+    X = SPACE.sample(2000, np.random.default_rng(1))
     lat = {}
     for s in range(6):
         y = get_device(f"synthetic:{100 + s}", SPACE).latency_ms(X)
