@@ -167,7 +167,18 @@ _CHECKPOINT = Option("checkpoint", "str", None, "checkpoint folder (default: the
 
 @ALGORITHMS.register(
     "controller",
-    "moohw's controller: exact EHVI on an in-context latency model, with an exploration safeguard",
+    "moohw's controller: probe-conditioned policy pre-trained on synthetic devices",
+    info=AlgorithmInfo(options=(_CHECKPOINT,), seed_independent=True, spaces=("nb201",)),
+)
+def _controller(budget: int | None, **options: Any) -> Algorithm:
+    from moohw.algorithms.controller.search import ControllerSearch
+
+    return ControllerSearch(**options)
+
+
+@ALGORITHMS.register(
+    "controller-ic",
+    "controller with the incontext latency model and an exploration safeguard (issue 13)",
     info=AlgorithmInfo(
         options=(
             _CHECKPOINT,
@@ -184,10 +195,10 @@ _CHECKPOINT = Option("checkpoint", "str", None, "checkpoint folder (default: the
         spaces=("nb201",),
     ),
 )
-def _controller(budget: int | None, **options: Any) -> Algorithm:
-    from moohw.algorithms.controller.search import ControllerSearch
+def _controller_ic(budget: int | None, **options: Any) -> Algorithm:
+    from moohw.algorithms.controller.search import InContextControllerSearch
 
-    return ControllerSearch(**options)
+    return InContextControllerSearch(**options)
 
 
 @ALGORITHMS.register(

@@ -86,7 +86,7 @@ def run_prefixes(
     snaps: list[PaidSnapshot] = []
     t0 = time.perf_counter()
     problem.ledger.on_paid = lambda n: snaps.append(_snapshot(problem.ledger, t0))
-    full = run_algorithm("controller", problem, 0, options=options, data=data)
+    full = run_algorithm("controller-ic", problem, 0, options=options, data=data)
     wall = time.perf_counter() - t0
     rows = []
     for k in sorted(set(budgets)):

@@ -221,9 +221,7 @@ def test_faithful_controller_walks_and_spends_the_budget(tmp_path) -> None:  # t
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(FileNotFoundError, match="pretrain controller"):
-        search(
-            "controller", "synthetic:0", budget=3, options={"checkpoint": str(tmp_path / "nope")}
-        )
+        search("controller", "synthetic:0", budget=3, options={"checkpoint": str(tmp_path)})
 
 
 def test_pretraining_is_reproducible(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -112,7 +112,7 @@ def test_safeguard_more_budget_never_hurts_with_a_wrong_prior(tmp_path) -> None:
     scorer = Scorer(proxy, lat)
     keys = {k: i for i, k in enumerate(SPACE.keys(X))}
     opts = {"prior": str(_wrong_prior(tmp_path))}
-    runs = {K: search("controller", f"csv:{f}:ms", budget=K, options=opts) for K in (10, 20)}
+    runs = {K: search("controller-ic", f"csv:{f}:ms", budget=K, options=opts) for K in (10, 20)}
     hv = {K: _hv(r, keys, scorer, proxy, lat) for K, r in runs.items()}
     assert hv[20] >= hv[10]
     # Anytime: the K = 10 run is the first 10 probes of the K = 20 run.
@@ -126,13 +126,13 @@ def test_safeguard_more_budget_never_hurts_with_a_wrong_prior(tmp_path) -> None:
 
 def test_controller_options_are_validated() -> None:
     with pytest.raises(InputError, match="knowledge, synthetic"):
-        search("controller", "synthetic:0", budget=3, options={"prior": "nope"})
+        search("controller-ic", "synthetic:0", budget=3, options={"prior": "nope"})
     with pytest.raises(InputError, match="explore_every"):
-        search("controller", "synthetic:0", budget=3, options={"explore_every": -1})
+        search("controller-ic", "synthetic:0", budget=3, options={"explore_every": -1})
 
 
 def test_synthetic_only_controller_runs_with_no_data() -> None:
-    r = search("controller", "synthetic:2", budget=6, options={"prior": "synthetic"})
+    r = search("controller-ic", "synthetic:2", budget=6, options={"prior": "synthetic"})
     assert r.n_target_measurements == 6
     assert r.info["prior_file"].endswith(PRIOR_FILES["synthetic"])
     assert json.dumps(r.info["prior_fitted_on"]) == '"synthetic"'

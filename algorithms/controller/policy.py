@@ -16,12 +16,6 @@ probes taken so far and picks the next one to measure:
   the sum of per-step hypervolume gains.
 
 Adaptation is in context only: the weights never change at deployment.
-
-Since issue 13 item 4 the deployed ``controller`` does not use this policy: its REINFORCE
-training added nothing measurable over greedy EHVI (RESULTS.md, "The controller (issue 8)"), and
-the controller now runs greedy exact EHVI on the ``InContext`` latency model with an exploration
-safeguard (:mod:`~moohw.algorithms.controller.search`). The policy and ``moohw pretrain
-controller --variant default`` remain for experiments.
 """
 
 from __future__ import annotations

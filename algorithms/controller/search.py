@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 from moohw.algorithms.base import ArchiveAlgorithm
-from moohw.algorithms.controller.checkpoint import SHIPPED, load_faithful_model
+from moohw.algorithms.controller.checkpoint import SHIPPED, load_default, load_faithful_model
 from moohw.algorithms.controller.env import N_OPS
 from moohw.algorithms.controller.faithful import observation
-from moohw.algorithms.controller.incontext import ehvi_2d
+from moohw.algorithms.controller.incontext import InContextLatency, cell_features, ehvi_2d
 from moohw.algorithms.controller.latmodel import PRIOR_FILES, FamilyPriors, ProbeLatency
-from moohw.algorithms.controller.policy import REF_QUANTILE
+from moohw.algorithms.controller.policy import REF_QUANTILE, ProbeState, choose
 from moohw.problems import HWNASProblem
 from pymoo.core.population import Population
 
@@ -77,7 +77,43 @@ class _Sequential(ArchiveAlgorithm):
 
 
 class ControllerSearch(_Sequential):
-    """moohw's default controller: exact 2-D EHVI on an in-context latency model, with a safeguard.
+    """moohw's default controller: the probe-conditioned policy picks each next measurement.
+
+    The policy acts greedily and its first probe is chosen from the meta-learned prior, so a run
+    depends on the device and the budget only: the seed does not matter (``seed_independent``).
+
+    Args:
+        checkpoint: Checkpoint folder (default: the shipped one).
+    """
+
+    seed_independent = True
+
+    def _setup(self, problem: HWNASProblem, **kwargs: Any) -> None:
+        super()._setup(problem, **kwargs)
+        ck = load_default(self.checkpoint)
+        self.policy = ck.policy
+        model = InContextLatency(ck.latency_prior, _features(problem, self._cand))
+        proxy = problem.query_cheap("proxy", self._cand)
+        budget = problem.ledger.budget or DEFAULT_HORIZON
+        self.state = ProbeState(model, proxy, budget)
+        self.info = {"checkpoint": self.checkpoint, "knowledge": ck.meta.get("knowledge_devices")}
+
+    def _next(self) -> int | None:
+        idx, y = self._new_measurements()
+        for i, v in zip(idx, y, strict=True):
+            self.state.observe(int(i), float(v))
+        if self.state.measured.all():
+            return None
+        i, _ = choose(self.policy, self.state)
+        return i
+
+
+def _features(problem: HWNASProblem, cand: np.ndarray) -> np.ndarray:
+    return cell_features(problem.space, cand)
+
+
+class InContextControllerSearch(_Sequential):
+    """``controller-ic``: exact 2-D EHVI on the ``InContext`` latency model, with a safeguard.
 
     After every probe the latency model (:class:`~.latmodel.ProbeLatency`: ``InContext``'s
     evidence-weighted runtime feature families plus a GP residual, its knowledge prior shipped in
