@@ -177,6 +177,31 @@ def _controller(budget: int | None, **options: Any) -> Algorithm:
 
 
 @ALGORITHMS.register(
+    "controller-ic",
+    "controller with the incontext latency model and an exploration safeguard (issue 13)",
+    info=AlgorithmInfo(
+        options=(
+            _CHECKPOINT,
+            Option(
+                "prior",
+                "str",
+                "knowledge",
+                "in-context latency prior: knowledge, synthetic (data-free) or a .npz path",
+            ),
+            Option("explore_every", "int", 4, "period of exploration probes (0: none)", 0),
+        ),
+        seed_independent=True,
+        budget_agnostic=True,
+        spaces=("nb201",),
+    ),
+)
+def _controller_ic(budget: int | None, **options: Any) -> Algorithm:
+    from moohw.algorithms.controller.search import InContextControllerSearch
+
+    return InContextControllerSearch(**options)
+
+
+@ALGORITHMS.register(
     "controller-faithful",
     "Sim-is-More: PPO mutation controller pre-trained on synthetic devices",
     info=AlgorithmInfo(

@@ -15,15 +15,23 @@ from moohw.algorithms.base import ArchiveAlgorithm
 from moohw.algorithms.controller.checkpoint import SHIPPED, load_default, load_faithful_model
 from moohw.algorithms.controller.env import N_OPS
 from moohw.algorithms.controller.faithful import observation
-from moohw.algorithms.controller.incontext import InContextLatency, cell_features
-from moohw.algorithms.controller.policy import ProbeState, choose
+from moohw.algorithms.controller.incontext import InContextLatency, cell_features, ehvi_2d
+from moohw.algorithms.controller.latmodel import PRIOR_FILES, FamilyPriors, ProbeLatency
+from moohw.algorithms.controller.policy import REF_QUANTILE, ProbeState, choose
 from moohw.problems import HWNASProblem
 from pymoo.core.population import Population
 
 from moohw.errors import InputError
+from moohw.metrics import non_dominated
 
 #: Budget the policy assumes when the problem has none.
 DEFAULT_HORIZON = 50
+#: In-context latency prior of ``controller`` (``prior=`` option).
+DEFAULT_PRIOR = "knowledge"
+#: Period of the controller's scheduled exploration probes (``explore_every=`` option).
+DEFAULT_EXPLORE_EVERY = 4
+#: Half-width of a central 80% normal interval, in standard deviations.
+_Z80 = 1.2815515655446004
 
 
 class _Sequential(ArchiveAlgorithm):
@@ -102,6 +110,134 @@ class ControllerSearch(_Sequential):
 
 def _features(problem: HWNASProblem, cand: np.ndarray) -> np.ndarray:
     return cell_features(problem.space, cand)
+
+
+class InContextControllerSearch(_Sequential):
+    """``controller-ic``: exact 2-D EHVI on the ``InContext`` latency model, with a safeguard.
+
+    After every probe the latency model (:class:`~.latmodel.ProbeLatency`: ``InContext``'s
+    evidence-weighted runtime feature families plus a GP residual, its knowledge prior shipped in
+    the checkpoint folder) is conditioned on all probes so far; its posterior mean and std feed the
+    exact expected hypervolume improvement (:func:`~.incontext.ehvi_2d`) in (normalised proxy,
+    latency), and the candidate with the largest EHVI is measured next.
+
+    **Exploration safeguard.** EHVI trusts the model: a model that is confidently wrong keeps
+    sending probes where it *believes* the front improves. Probe ``t`` (0-based) is an
+    *exploration* probe instead when
+
+    - ``explore_every > 0`` and ``t % explore_every == explore_every - 1`` (a fixed share of the
+      probes, whatever the model says), or
+    - the previous probe fell outside its own central 80% predictive interval (the model was
+      surprised: its confidence is not to be trusted this step), or
+    - no candidate has a positive EHVI (the model thinks the front is finished).
+
+    An exploration probe measures, among the candidates that *could* be Pareto-optimal — the
+    non-dominated set under (proxy, lower 80% bound of latency), the optimistic front — the one
+    whose latency the model knows least (largest relative predictive std): where a probe is most
+    informative about the front. Every rule depends only on the probes so far, never on the
+    budget, so a run with budget K measures the first K cells of any longer run (anytime: more
+    budget never discards a probe), and the seed does not matter.
+
+    Args:
+        checkpoint: Checkpoint folder (default: the shipped one).
+        prior: ``"knowledge"`` (in-context prior fitted on the ND train devices), ``"synthetic"``
+            (fitted on data-free synthetic devices only) or a path to a prior ``.npz``.
+        explore_every: Period of the scheduled exploration probes (0: only the triggered ones).
+    """
+
+    seed_independent = True
+    budget_agnostic = True
+
+    def __init__(
+        self,
+        checkpoint: str | Path | None = None,
+        prior: str = DEFAULT_PRIOR,
+        explore_every: int = DEFAULT_EXPLORE_EVERY,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(checkpoint, **kwargs)
+        if explore_every < 0:
+            raise InputError(f"explore_every must be >= 0, got {explore_every}")
+        self.prior = str(prior)
+        self.explore_every = int(explore_every)
+
+    def _prior_path(self) -> Path:
+        if self.prior in PRIOR_FILES:
+            folder = Path(self.checkpoint)
+            if not folder.is_dir():
+                raise FileNotFoundError(
+                    f"no checkpoint folder {folder}; "
+                    f"run `moohw pretrain controller --out {folder}`"
+                )
+            # The in-context priors are data, independent of policy training: a folder written by
+            # `moohw pretrain controller` without them deploys with the shipped ones.
+            own = folder / PRIOR_FILES[self.prior]
+            return own if own.is_file() else SHIPPED / PRIOR_FILES[self.prior]
+        p = Path(self.prior)
+        if p.suffix != ".npz":
+            raise InputError(
+                f"prior must be one of {', '.join(sorted(PRIOR_FILES))} or a .npz file, "
+                f"got {self.prior!r}"
+            )
+        return p
+
+    def _setup(self, problem: HWNASProblem, **kwargs: Any) -> None:
+        super()._setup(problem, **kwargs)
+        priors = FamilyPriors.load(self._prior_path())
+        self.model = ProbeLatency(problem.space, priors, self._cand)
+        proxy = problem.query_cheap("proxy", self._cand)
+        lo, hi = float(np.min(proxy)), float(np.max(proxy))
+        self.f1 = (hi - proxy) / max(hi - lo, 1e-12)  # minimised, in [0, 1]
+        self.r1 = float(np.quantile(self.f1, 1 - REF_QUANTILE))
+        self.idx: list[int] = []
+        self.lat: list[float] = []
+        self.measured = np.zeros(len(self._cand), dtype=bool)
+        self._pending: dict[int, tuple[float, float]] = {}  # predicted (mean, std) ms of a probe
+        self.info = {
+            "checkpoint": self.checkpoint,
+            "prior": self.prior,
+            "prior_file": str(self._prior_path()),
+            "prior_fitted_on": priors.meta.get("fitted_on"),
+            "explore_every": self.explore_every,
+            "explored": [],
+        }
+
+    def _next(self) -> int | None:
+        idx, y = self._new_measurements()
+        surprised = False
+        for i, v in zip(idx, y, strict=True):
+            i = int(i)
+            if not self.measured[i]:
+                self.idx.append(i)
+                self.lat.append(float(v))
+                self.measured[i] = True
+            if i in self._pending:
+                m, s = self._pending.pop(i)
+                surprised = abs(float(v) - m) > _Z80 * s
+        free = np.flatnonzero(~self.measured)
+        if len(free) == 0:
+            return None
+        mean, std = self.model.posterior(self.idx, self.lat)
+        scale = max(float(mean.max()), max(self.lat, default=0.0), 1e-12)
+        m, s = mean / scale, std / scale
+        ref = (self.r1, 1.0)
+        if self.idx:
+            F = np.column_stack([self.f1[self.idx], np.array(self.lat) / scale])
+            front = F[non_dominated(F)]
+        else:
+            front = np.zeros((0, 2))
+        e = ehvi_2d(self.f1[free], m[free], s[free], front, ref)
+        t = len(self.idx)
+        scheduled = self.explore_every > 0 and t % self.explore_every == self.explore_every - 1
+        if t > 0 and (scheduled or surprised or float(e.max()) <= 0.0):
+            opt = np.column_stack([self.f1[free], m[free] - _Z80 * s[free]])
+            cand = free[non_dominated(opt)]
+            i = int(cand[np.argmax(s[cand] / np.maximum(m[cand], 1e-9))])
+            self.info["explored"].append(t)
+        else:
+            i = int(free[np.argmax(e)])
+        self._pending[i] = (float(mean[i]), float(std[i]))
+        return i
 
 
 class FaithfulControllerSearch(_Sequential):
