@@ -50,7 +50,7 @@ class PaidSnapshot:
 _ZERO = PaidSnapshot(0, 0.0, {}, {}, 0, 0)
 
 
-def _snapshot(ledger: Ledger, t0: float) -> PaidSnapshot:
+def paid_snapshot(ledger: Ledger, t0: float) -> PaidSnapshot:
     return PaidSnapshot(
         ledger.n_target_measurements,
         time.perf_counter() - t0,
@@ -172,7 +172,7 @@ def prefix_runs(
     problem = build_problem(device, kmax, space, proxy, data, dataset)
     snapshots: list[PaidSnapshot] = []
     t0 = time.perf_counter()
-    problem.ledger.on_paid = lambda n: snapshots.append(_snapshot(problem.ledger, t0))
+    problem.ledger.on_paid = lambda n: snapshots.append(paid_snapshot(problem.ledger, t0))
     full = run_algorithm(algo, problem, seed, data=data)
     return {
         k: attach_scores(

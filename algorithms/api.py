@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 from moohw.algorithms.base import BudgetTermination
-from moohw.algorithms.catalog import AlgorithmInfo, Option, validate_options
+from moohw.algorithms.catalog import IC_OPTIONS, AlgorithmInfo, Option, validate_options
 from moohw.algorithms.nsga2 import BudgetedNSGA2, default_pop_size
 from moohw.algorithms.oneproxy import CORRECTIONS as _CORRECTIONS
 from moohw.algorithms.oneproxy import OneProxy
@@ -179,21 +179,7 @@ def _controller(budget: int | None, **options: Any) -> Algorithm:
 @ALGORITHMS.register(
     "controller-ic",
     "controller with the incontext latency model and an exploration safeguard (issue 13)",
-    info=AlgorithmInfo(
-        options=(
-            _CHECKPOINT,
-            Option(
-                "prior",
-                "str",
-                "knowledge",
-                "in-context latency prior: knowledge, synthetic (data-free) or a .npz path",
-            ),
-            Option("explore_every", "int", 4, "period of exploration probes (0: none)", 0),
-        ),
-        seed_independent=True,
-        budget_agnostic=True,
-        spaces=("nb201",),
-    ),
+    info=AlgorithmInfo((_CHECKPOINT, *IC_OPTIONS), True, seed_independent=True, spaces=("nb201",)),
 )
 def _controller_ic(budget: int | None, **options: Any) -> Algorithm:
     from moohw.algorithms.controller.search import InContextControllerSearch

@@ -183,3 +183,10 @@ def _all_devices(value: Any) -> bool:
 
 
 __all__ = ["TYPES", "AlgorithmInfo", "Option", "validate_options"]
+
+
+#: Options of ``controller-ic`` beyond its checkpoint (``algorithms/controller/search.py``).
+IC_OPTIONS = (
+    Option("prior", "str", "knowledge", "latency prior: knowledge, synthetic or a .npz path"),
+    Option("explore_every", "int", 4, "period of exploration probes (0: none)", 0),
+)

@@ -35,7 +35,7 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pandas as pd  # noqa: E402
-from moohw.algorithms.anytime import PaidSnapshot, _snapshot, prefix  # noqa: E402
+from moohw.algorithms.anytime import PaidSnapshot, paid_snapshot, prefix  # noqa: E402
 from moohw.algorithms.api import run_algorithm  # noqa: E402
 from moohw.algorithms.controller.checkpoint import SHIPPED  # noqa: E402
 from moohw.algorithms.controller.latmodel import (  # noqa: E402
@@ -85,7 +85,7 @@ def run_prefixes(
     problem = build_problem(device, kmax, "nb201", "tuned", data, "cifar10")
     snaps: list[PaidSnapshot] = []
     t0 = time.perf_counter()
-    problem.ledger.on_paid = lambda n: snaps.append(_snapshot(problem.ledger, t0))
+    problem.ledger.on_paid = lambda n: snaps.append(paid_snapshot(problem.ledger, t0))
     full = run_algorithm("controller-ic", problem, 0, options=options, data=data)
     wall = time.perf_counter() - t0
     rows = []

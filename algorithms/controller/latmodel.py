@@ -32,7 +32,7 @@ from scipy.linalg import solve_triangular
 from moohw.devices.prior import PriorDevice, SyntheticPrior
 from moohw.errors import InputError
 from moohw.predictors.base import Knowledge, blas_single_thread
-from moohw.predictors.incontext import InContext, _hamming
+from moohw.predictors.incontext import InContext, hamming
 from moohw.predictors.runtime_features import family_features
 from moohw.rng import SeedLike, as_generator
 from moohw.spaces import SearchSpace
@@ -167,7 +167,7 @@ class _ShippedInContext(InContext):
         """Mixture mean and variance ``(n,)`` (normalised units) of candidates, from their
         precomputed features ``F`` (family → ``(n, D)``), ``FS = F S_f``, ``FSF = diag(F S_f F^T)``
         and effective ops ``E`` ``(n, n_var)`` (the same algebra as ``InContext.predict_dist``)."""
-        H = _hamming(E, self.X_eff_)
+        H = hamming(E, self.X_eff_)
         kern: dict[float, np.ndarray] = {}
         mean = np.zeros(len(E))
         second = np.zeros(len(E))

@@ -53,7 +53,7 @@ class _Component:
     L: np.ndarray  # (k, k) Cholesky factor of C
 
 
-def _hamming(A: np.ndarray, B: np.ndarray) -> np.ndarray:
+def hamming(A: np.ndarray, B: np.ndarray) -> np.ndarray:
     """Mean mismatch ``(len(A), len(B))`` between rows of op ids."""
     return (A[:, None, :] != B[None, :, :]).mean(axis=2)
 
@@ -147,7 +147,7 @@ class InContext(LatencyPredictor):
         y = y_ms / self.scale_
         F = family_features(self.space, X)
         self.X_eff_ = self._effective(X)
-        H = _hamming(self.X_eff_, self.X_eff_)
+        H = hamming(self.X_eff_, self.X_eff_)
         g, s2, gv, ls = (self._grid[:, i][:, None, None] for i in range(4))
         kern = gv * np.exp(-H[None] / ls) + s2 * np.eye(k)[None]  # (G, k, k)
         cands = []
@@ -198,7 +198,7 @@ class InContext(LatencyPredictor):
 
     def _dist_chunk(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         F = family_features(self.space, X)
-        H = _hamming(self._effective(X), self.X_eff_)  # (n, k)
+        H = hamming(self._effective(X), self.X_eff_)  # (n, k)
         mean = np.zeros(len(X))
         second = np.zeros(len(X))
         for c in self.components_:
