@@ -212,8 +212,8 @@ class InContextControllerSearch(_Sequential):
                 self.lat.append(float(v))
                 self.measured[i] = True
             if i in self._pending:
-                m, s = self._pending.pop(i)
-                surprised = abs(float(v) - m) > _Z80 * s
+                pred_m, pred_s = self._pending.pop(i)
+                surprised = abs(float(v) - pred_m) > _Z80 * pred_s
         free = np.flatnonzero(~self.measured)
         if len(free) == 0:
             return None
