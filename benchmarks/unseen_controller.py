@@ -33,6 +33,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 import argparse  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
 
 import pandas as pd  # noqa: E402
 from moohw.algorithms.anytime import PaidSnapshot, paid_snapshot, prefix  # noqa: E402
@@ -126,11 +127,25 @@ def cmd_lodo(args: argparse.Namespace) -> None:
                 "prior": str(lodo) if prior == "knowledge" else prior,
                 "explore_every": int(every),
             }
-            rows = [{"variant": vname, **r} for r in run_prefixes(target, budgets, opts, data)]
-            done = pd.concat([done, pd.DataFrame(rows)], ignore_index=True)
-            done.to_csv(csv, index=False)
-            print(vname, target, [round(float(r["hv_ratio"]), 3) for r in rows], flush=True)
+            done = run_variant(done, csv, vname, target, budgets, opts, data)
     print(markdown(done))
+
+
+def run_variant(
+    done: pd.DataFrame,
+    csv: Path,
+    vname: str,
+    target: str,
+    budgets: list[int],
+    opts: dict[str, Any],
+    data: Any,
+) -> pd.DataFrame:
+    """Run one (variant, device), append its rows to ``done`` and save it (resumable)."""
+    rows = [{"variant": vname, **r} for r in run_prefixes(target, budgets, opts, data)]
+    done = pd.concat([done, pd.DataFrame(rows)], ignore_index=True)
+    done.to_csv(csv, index=False)
+    print(vname, target, [round(float(r["hv_ratio"]), 3) for r in rows], flush=True)
+    return done
 
 
 def cmd_report(args: argparse.Namespace) -> None:
@@ -148,10 +163,7 @@ def cmd_report(args: argparse.Namespace) -> None:
                 continue
             prior, every = spec.split(":")
             opts = {"prior": prior, "explore_every": int(every)}
-            rows = [{"variant": vname, **r} for r in run_prefixes(target, budgets, opts, data)]
-            done = pd.concat([done, pd.DataFrame(rows)], ignore_index=True)
-            done.to_csv(csv, index=False)
-            print(vname, target, [round(float(r["hv_ratio"]), 3) for r in rows], flush=True)
+            done = run_variant(done, csv, vname, target, budgets, opts, data)
     print(markdown(done))
 
 
