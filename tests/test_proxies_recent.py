@@ -12,10 +12,12 @@ from torch import nn
 from moohw.proxies import get_proxy
 from moohw.proxies.analytic import nb201_flops, nb201_params
 from moohw.proxies.assembled import AZNASProxy, SwapProxy
-from moohw.proxies.kernels import score_cells
+from moohw.proxies.kernels import score_cells, score_cells_many
 from moohw.proxies.recent import (
-    _entropy_of_covariance,
+    FORWARD,
     az_trainability,
+    entropy_of_covariance,
+    forward_scores,
     meco,
     swap,
     zico,
@@ -81,7 +83,19 @@ def test_meco_is_the_sum_of_min_correlation_eigenvalues() -> None:
     for f in feats:
         c = np.nan_to_num(np.corrcoef(f[0].detach().flatten(1).double().numpy()))
         ref += float(np.linalg.eigvalsh(c)[0])
-    assert meco(net, x) == pytest.approx(ref, rel=1e-9, abs=1e-12)
+    # moohw runs the batch in channels-last memory: equal to float32 rounding, not bitwise
+    assert meco(net, x) == pytest.approx(ref, rel=1e-6, abs=1e-9)
+
+
+def test_one_forward_pass_gives_each_proxys_own_score() -> None:
+    X = np.array([[0, 0, 0, 2, 0, 0], [3, 1, 2, 4, 3, 1]])
+    together = score_cells_many(FORWARD, X)
+    for name in FORWARD:
+        np.testing.assert_array_equal(together[name][0], score_cells(name, X))
+        assert together[name][1] > 0
+    assert len(set(FORWARD)) == 4 and np.isfinite(together["meco"][0]).all()
+    with pytest.raises(ValueError, match="not forward-pass"):
+        forward_scores(nn.Identity(), torch.zeros(2, 3, 4, 4), ["zico"])
 
 
 def test_zico_matches_its_formula_on_a_linear_model() -> None:
@@ -100,9 +114,9 @@ def test_zico_matches_its_formula_on_a_linear_model() -> None:
 
 def test_expressivity_entropy_is_log_channels_for_isotropic_features() -> None:
     f = torch.randn(64, 8, 16, 16, generator=torch.Generator().manual_seed(0))
-    assert _entropy_of_covariance(f) == pytest.approx(math.log(8), abs=2e-3)
+    assert entropy_of_covariance(f) == pytest.approx(math.log(8), abs=2e-3)
     f[:, 1:] = 0.0  # one direction only
-    assert _entropy_of_covariance(f) == pytest.approx(0.0, abs=1e-9)
+    assert entropy_of_covariance(f) == pytest.approx(0.0, abs=1e-9)
 
 
 def test_trainability_is_zero_for_isometric_blocks() -> None:

@@ -15,7 +15,6 @@ import datetime as _dt
 import json
 import os
 import platform
-import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -27,7 +26,7 @@ import torch
 import moohw
 from moohw.errors import InputError
 from moohw.proxies.batch import DEFAULT_BATCH_SIZE, DEFAULT_SEED, ProxyBatch, describe_default
-from moohw.proxies.kernels import KERNELS, score_cells
+from moohw.proxies.kernels import KERNELS, score_cells_many
 from moohw.proxies.store import read_table
 from moohw.spaces.nb201 import NB201Space
 
@@ -47,13 +46,7 @@ def _run_chunk(
     seed: int,
     batch: ProxyBatch | None = None,
 ) -> dict[str, tuple[np.ndarray, float]]:
-    X = _SPACE.from_position(positions)
-    out: dict[str, tuple[np.ndarray, float]] = {}
-    for name in names:
-        t0 = time.perf_counter()
-        values = score_cells(name, X, dataset, batch, seed)
-        out[name] = (values, time.perf_counter() - t0)
-    return out
+    return score_cells_many(names, _SPACE.from_position(positions), dataset, batch, seed)
 
 
 def default_workers() -> int:

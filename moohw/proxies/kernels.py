@@ -8,6 +8,7 @@ process — which is what makes the shipped tables recomputable cell by cell.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -151,3 +152,39 @@ def score_cells(
         net = build_network(row, dataset, seed=cell_seed(seed, int(pos)))
         out[i] = kernel.fn(net, batch if kernel.needs_batch else None, shape)
     return out
+
+
+def score_cells_many(
+    names: tuple[str, ...],
+    X: np.ndarray,
+    dataset: str = "cifar10",
+    batch: ProxyBatch | None = None,
+    seed: int = DEFAULT_SEED,
+) -> dict[str, tuple[np.ndarray, float]]:
+    """Score cells with several torch proxies: ``{name: ((n,) scores, seconds)}``.
+
+    The forward-pass proxies among ``names`` (:data:`moohw.proxies.recent.FORWARD`) share one
+    network and one forward per cell (:func:`moohw.proxies.recent.forward_scores`), and their
+    seconds are split evenly; the others go through :func:`score_cells` one by one. Scores equal
+    :func:`score_cells`'s for every name.
+    """
+    shared = tuple(n for n in names if n in recent.FORWARD)
+    out: dict[str, tuple[np.ndarray, float]] = {}
+    if shared:
+        X = _SPACE.validate(X)
+        if batch is None:
+            batch = default_batch(dataset, DEFAULT_BATCH_SIZE, seed)
+        values = {n: np.empty(len(X), dtype=np.float64) for n in shared}
+        t0 = time.perf_counter()
+        for i, (row, pos) in enumerate(zip(X, _SPACE.position(X), strict=True)):
+            net = build_network(row, dataset, seed=cell_seed(seed, int(pos)))
+            for n, v in recent.forward_scores(net, batch.x, shared).items():
+                values[n][i] = v
+        each = (time.perf_counter() - t0) / len(shared)
+        out.update({n: (values[n], each) for n in shared})
+    for n in names:
+        if n not in out:
+            t0 = time.perf_counter()
+            v = score_cells(n, X, dataset, batch, seed)
+            out[n] = (v, time.perf_counter() - t0)
+    return {n: out[n] for n in names}
