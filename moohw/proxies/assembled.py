@@ -149,8 +149,83 @@ class AZNASProxy(AccuracyProxy):
                 out += np.log(rankdata(v) / len(v))
             return out
         for v, r in zip(values, ref, strict=True):
-            lo = np.searchsorted(r, v, side="left")
-            hi = np.searchsorted(r, v, side="right")
-            rank = np.maximum((lo + hi + 1) / 2.0, 1.0)  # average rank among ties, 1-based
-            out += np.log(rank / len(r))
+            out += log_rank(v, r)
+        return out
+
+
+def log_rank(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``log(rank / N)`` of ``values`` among the sorted whole-space ``reference`` (N values).
+
+    The rank is 1-based, averaged among ties (as ``scipy.stats.rankdata`` over the whole space).
+    """
+    lo = np.searchsorted(reference, values, side="left")
+    hi = np.searchsorted(reference, values, side="right")
+    rank = np.maximum((lo + hi + 1) / 2.0, 1.0)
+    return np.log(rank / len(reference))
+
+
+def whole_space(part: AccuracyProxy) -> np.ndarray | None:
+    """All 15,625 scores of ``part`` without computing a torch proxy (``None`` if unknown)."""
+    if isinstance(part, TorchProxy):
+        full = part.table if part.table is not None else (part.disk.load() if part.disk else None)
+        if full is None or np.isnan(full).any():
+            return None
+        return np.asarray(full, dtype=np.float64)
+    return part.score(part.space.enumerate())
+
+
+class CompositeProxy(AccuracyProxy):
+    """A weighted sum of proxies, each normalised over the whole space (subclasses set parts).
+
+    ``aggregation`` is ``minmax`` (each part rescaled to [0, 1] by its whole-space minimum and
+    maximum) or ``logrank`` (AZ-NAS's ``log(rank / N)`` against the whole space). A part whose
+    whole-space scores are not known without computing them (no shipped table, no complete
+    cache) is normalised over the cells scored in the call, with a warning.
+    """
+
+    name = "composite"
+    members: tuple[tuple[type[AccuracyProxy], float], ...] = ()
+    aggregation = "logrank"
+
+    def __init__(
+        self,
+        space: SearchSpace,
+        dataset: str = "cifar10",
+        batch: ProxyBatch | None = None,
+        seed: int = DEFAULT_SEED,
+    ) -> None:
+        super().__init__(space, dataset)
+        self.parts: list[tuple[AccuracyProxy, float]] = []
+        for cls, w in self.members:
+            part = (
+                cls(space, dataset, batch, seed)
+                if issubclass(cls, TorchProxy)
+                else cls(space, dataset)
+            )
+            self.parts.append((part, w))
+        self.cost_s = sum(p.cost_s for p, _ in self.parts)
+        self._ref: list[np.ndarray | None] | None = None
+
+    def _normalise(self, v: np.ndarray, ref: np.ndarray) -> np.ndarray:
+        if self.aggregation == "logrank":
+            return log_rank(v, ref)
+        lo, hi = float(ref[0]), float(ref[-1])
+        return (v - lo) / (hi - lo) if hi > lo else np.zeros_like(v)
+
+    def _score(self, X: np.ndarray) -> np.ndarray:
+        if self._ref is None:
+            self._ref = [
+                None if (full := whole_space(p)) is None else np.sort(full) for p, _ in self.parts
+            ]
+        out = np.zeros(len(X), dtype=np.float64)
+        for (part, w), ref in zip(self.parts, self._ref, strict=True):
+            v = np.asarray(part.score(X), dtype=np.float64)
+            if ref is None:
+                warnings.warn(
+                    f"{self.name}: {part.name} not known for the whole space ({self.dataset}); "
+                    "normalised over the scored cells only",
+                    stacklevel=3,
+                )
+                ref = np.sort(v)
+            out += w * self._normalise(v, ref)
         return out

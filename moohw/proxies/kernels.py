@@ -178,8 +178,8 @@ def score_cells_many(
         t0 = time.perf_counter()
         for i, (row, pos) in enumerate(zip(X, _SPACE.position(X), strict=True)):
             net = build_network(row, dataset, seed=cell_seed(seed, int(pos)))
-            for n, v in recent.forward_scores(net, batch.x, shared).items():
-                values[n][i] = v
+            for n, score in recent.forward_scores(net, batch.x, shared).items():
+                values[n][i] = score
         each = (time.perf_counter() - t0) / len(shared)
         out.update({n: (values[n], each) for n in shared})
     for n in names:
