@@ -19,7 +19,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 from moohw.data import open_data
 from moohw.devices import get_device
@@ -58,18 +57,14 @@ def main() -> None:
     for c in data.table("nb201/latency_help.csv").columns:
         if c != "index":
             real[c] = get_device(f"help:{c}", space, data).latency_ms(X)
-    for k in ("edgegpu", "edgetpu"):
-        dev = get_device(f"hwnasbench:{k}", space, data)
+    partial = {k: f"hwnasbench:{k}" for k in ("edgegpu", "edgetpu")}
+    partial.update({f"validation:{Path(p).name}": f"csv:{p}" for p in args.validation})
+    for label, name in partial.items():  # NaN where the device has no latency
+        dev = get_device(name, space, data)
         v = np.full(len(X), np.nan)
         ok = dev.covers(X)
         v[ok] = dev.latency_ms(X[ok])
-        real[k] = v
-    pos = {a: i for i, a in enumerate(space.to_str(X))}
-    for path in args.validation:
-        df = pd.read_csv(path).groupby("arch_str")["latency_ms"].median()
-        v = np.full(len(X), np.nan)
-        v[[pos[a] for a in df.index]] = df.to_numpy(np.float64)
-        real[f"validation:{Path(path).name}"] = v
+        real[label] = v
     families = {
         "moohw prior": [
             PriorDevice(f"p{i}", space, prior, i).latency_ms(X) for i in range(args.n)
