@@ -147,6 +147,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=None, help="benchmark data folder")
     ap.add_argument("--table", type=Path, action="append", default=[], help="extra .npz tables")
     ap.add_argument("--out", type=Path, default=None, help="folder for results.md and .json")
+    ap.add_argument(
+        "--also", default="", help="comma-separated extra devices to report (never for choosing)"
+    )
     args = ap.parse_args(argv)
     t0 = time.time()
     space = NB201Space()
@@ -154,13 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     X = space.enumerate()
     tasks = json.loads(data.path("tasks/latency_tasks.json").read_text())
     test = [f"help:{d}" for d in tasks["nb201"]["ND"]["test"]] + ["hwnasbench:edgegpu"]
+    test += [d for d in args.also.split(",") if d]
     train = [f"help:{d}" for d in tasks["nb201"]["ND"]["train"]]
     acc = {a: BenchmarkAccuracy(space, data, f"{a}_test_200ep").accuracy(X) for a in ACCS}
     scores = load_scores(space, args.table)
     report = [Ceiling(get_device(d, space, data), X, acc["cifar10"]) for d in test]
     select = [Ceiling(get_device(d, space, data), X, acc[a]) for d in train for a in SELECT_ACCS]
 
-    short = [d.split(":")[1] for d in test]
+    short = [Path(d.split(":")[1]).name.removesuffix(".csv.gz") for d in test]
     lines = [
         "| proxy | ρ / τ cifar10 | ρ / τ cifar100 | ρ / τ imagenet16 | published ρ c10 | "
         + " | ".join(short)
