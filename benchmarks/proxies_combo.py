@@ -9,9 +9,10 @@ accuracy and true latency) on each ND test device and edgegpu.
 Part 2 — a combination chosen without the evaluation target. Candidates: every non-empty subset
 of the parts, aggregated either as the mean of whole-space min-max-normalised scores or as
 AZ-NAS's sum of log normalised ranks; then a 0.1 simplex grid of weights on the best subset
-(in the best subset's aggregation, at most 5 parts). Selection score: mean exhaustive-front HV ratio over the ND
-*train* devices × {CIFAR-100, ImageNet16-120} accuracy. CIFAR-10 and the ND test devices and
-edgegpu are never looked at during the choice; they are reported afterwards.
+(in the best subset's aggregation, at most 5 parts). Selection score: mean exhaustive-front HV
+ratio over the ND *train* devices × {CIFAR-100, ImageNet16-120} accuracy. CIFAR-10, the ND
+test devices, edgegpu and any ``--also`` device are never looked at during the choice; they are
+reported afterwards.
 
 Extra proxies come from whole-space tables written by ``moohw proxies compute`` (``--table``).
 
