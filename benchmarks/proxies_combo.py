@@ -29,7 +29,10 @@ import json
 import platform
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy.stats import rankdata
@@ -75,6 +78,16 @@ class Ceiling:
     def hv(self, proxy: np.ndarray) -> float:
         """HV ratio of the front of ``proxy`` (whole-space scores) under true values."""
         return self.scorer.proxy_ceiling(proxy[self.mask]).hv_ratio
+
+
+_STATE: dict[str, Any] = {}  # set before the worker pool forks
+
+
+def _knowledge(candidate: tuple[str, dict[str, float]]) -> float:
+    """Knowledge score of one candidate (runs in a forked worker)."""
+    agg, w = candidate
+    s = combine(_STATE["norm"], agg, w)
+    return float(np.mean([sc.hv(s) for sc in _STATE["select"]]))
 
 
 def minmax(v: np.ndarray) -> np.ndarray:
@@ -148,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=None, help="benchmark data folder")
     ap.add_argument("--table", type=Path, action="append", default=[], help="extra .npz tables")
     ap.add_argument("--out", type=Path, default=None, help="folder for results.md and .json")
+    ap.add_argument("--workers", type=int, default=2, help="processes for the search")
     ap.add_argument(
         "--also", default="", help="comma-separated extra devices to report (never for choosing)"
     )
@@ -192,18 +206,24 @@ def main(argv: list[str] | None = None) -> int:
         "logrank": {p: logrank(scores[p]) for p in parts},
     }
 
-    def knowledge(agg: str, w: dict[str, float]) -> float:
-        s = combine(norm, agg, w)
-        return float(np.mean([sc.hv(s) for sc in select]))
-
-    stage1 = [(knowledge(a, w), a, w) for a, w in candidates(parts)]
-    stage1.sort(key=lambda t: -t[0])
-    best_sub = [p for p in parts if p in stage1[0][2]]
-    grid_parts = [p for p in parts if p in best_sub][:5]
-    agg2 = stage1[0][1]
-    stage2 = [(knowledge(agg2, w), agg2, w) for w in simplex(grid_parts)]
+    _STATE.update(norm=norm, select=select)
+    with ProcessPoolExecutor(args.workers, mp_context=get_context("fork")) as pool:
+        cands = candidates(parts)
+        stage1 = [
+            (k, a, w)
+            for k, (a, w) in zip(pool.map(_knowledge, cands, chunksize=8), cands, strict=True)
+        ]
+        stage1.sort(key=lambda t: -t[0])
+        best_sub = [p for p in parts if p in stage1[0][2]]
+        grid_parts = best_sub if 1 < len(best_sub) <= 5 else []  # 5 parts: 1,001 weights
+        agg2 = stage1[0][1]
+        grid = [(agg2, w) for w in simplex(grid_parts)] if grid_parts else []
+        stage2 = [
+            (k, a, w)
+            for k, (a, w) in zip(pool.map(_knowledge, grid, chunksize=8), grid, strict=True)
+        ]
     stage2.sort(key=lambda t: -t[0])
-    chosen = max(stage1[0], stage2[0], key=lambda t: t[0])
+    chosen = max(stage1[:1] + stage2[:1], key=lambda t: t[0])
     tuned_know = rows["tuned"]["knowledge"]
 
     lines += [
