@@ -2,13 +2,13 @@
 
 Usage:
     python benchmarks/search.py [--data DIR] [--seeds 10] [--workers 2] [--out DIR]
-        [--algos a,b,...] [--budgets 10,20,50,100] [--devices d1,d2,...] [--proxy tuned]
+        [--algos a,b,...] [--budgets 10,20,50,100] [--devices d1,d2,...] [--proxy rankmix]
         [--backend local|ray]
 
 The protocol of DESIGN.md ("the budget and the score"): NB201; target devices the ND test split
 of the NASFLAT task suite (HELP: titan_rtx_256, gold_6226, fpga, pixel2, raspi4, eyeriss) plus
 HW-NAS-Bench edgegpu; budgets of K target measurements; one accuracy proxy shared by every
-method (``tuned`` by default, the CLI's default); scored with CIFAR-10 200-epoch test accuracy
+method (``rankmix`` by default, the CLI's default); scored with CIFAR-10 200-epoch test accuracy
 (HV ratio against the exact front, IGD+); knowledge devices (for methods that learn from other
 devices) the ND train split; every number a mean over seeds with a 95% interval.
 

@@ -5,6 +5,8 @@ import pytest
 from moohw.cli import app
 from typer.testing import CliRunner
 
+from moohw.proxies import DEFAULT_PROXY
+
 runner = CliRunner()
 
 
@@ -17,7 +19,7 @@ def test_optimize_without_data_writes_records(tmp_path, monkeypatch):
     assert res.exit_code == 0, res.output
     rec = json.loads((tmp_path / "o" / "run.json").read_text())
     assert rec["n_target_measurements"] == 20 and rec["algo"] == "controller"  # the default
-    assert rec["proxy"] == "tuned"
+    assert rec["proxy"] == DEFAULT_PROXY == "rankmix"
     assert rec["device"] == "synthetic:0" and "hv_ratio" not in rec
     ev = pd.read_csv(tmp_path / "o" / "evaluations.csv")
     assert list(ev.columns) == ["arch_str", "kind", "latency_ms", "proxy", "cost_s", "spread_ms"]

@@ -204,7 +204,7 @@ def test_export_torchscript_card_rebuilds_the_same_network(tmp_path, monkeypatch
     assert card["arch_str"] == pick(front, "knee").iloc[0]["arch_str"] and card["pick"] == "knee"
     assert card["check"]["max_abs_diff"] < 1e-5
     assert "not re-measured" in card["check"]["latency"]
-    assert card["proxy"]["name"] == "tuned" and card["device"]["name"] == "synthetic:0"
+    assert card["proxy"]["name"] == "rankmix" and card["device"]["name"] == "synthetic:0"
     scope: dict = {}
     exec(card["rebuild"], scope)  # the card's own recipe
     net = scope["net"].eval()
