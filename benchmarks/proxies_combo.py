@@ -45,7 +45,17 @@ from moohw.proxies import get_proxy, nb201_flops, nb201_params
 from moohw.proxies.store import read_table
 from moohw.spaces import NB201Space
 
-BUILTIN = ("params", "flops", "skip", "naswot", "logsynflow", "synflow", "simismore", "tuned")
+BUILTIN = (
+    "params",
+    "flops",
+    "skip",
+    "naswot",
+    "logsynflow",
+    "synflow",
+    "simismore",
+    "tuned",
+    "rankmix",
+)
 PARTS = (
     "naswot",
     "logsynflow",
