@@ -39,7 +39,7 @@ def _no_compute(monkeypatch: pytest.MonkeyPatch) -> None:
         raise AssertionError("computed although cached")
 
     monkeypatch.setattr("moohw.proxies.zero_cost.score_cells", boom)
-    monkeypatch.setattr("moohw.proxies.compute.score_cells", boom)
+    monkeypatch.setattr("moohw.proxies.kernels.score_cells", boom)
 
 
 def test_scores_persist_across_proxy_objects(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -124,7 +124,7 @@ def _fake_table(
     def fake(name: str, X: np.ndarray, *a: object, **k: object) -> np.ndarray:
         return np.asarray(X, dtype=np.float64) @ np.array([1.0, 2, 3, 4, 5, 6]) + len(name)
 
-    monkeypatch.setattr("moohw.proxies.compute.score_cells", fake)
+    monkeypatch.setattr("moohw.proxies.kernels.score_cells", fake)
     out = tmp_path / "t.npz"
     res = CliRunner().invoke(
         app,
