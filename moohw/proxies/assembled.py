@@ -126,12 +126,10 @@ class AZNASProxy(AccuracyProxy):
 
     def _reference(self) -> list[np.ndarray] | None:
         """Sorted whole-space values of every component, if all are known."""
-        cols = []
-        for p in self.parts:
-            full = p.table if p.table is not None else (p.disk.load() if p.disk else None)
-            if full is None or np.isnan(full).any():
-                return None
-            cols.append(np.sort(np.asarray(full, dtype=np.float64)))
+        full = [whole_space(p) for p in self.parts]
+        if any(f is None for f in full):
+            return None
+        cols = [np.sort(f) for f in full if f is not None]
         cols.append(np.sort(nb201_flops(self.space.enumerate(), self.dataset)))
         return cols
 
