@@ -31,8 +31,8 @@ from moohw.accuracy import BenchmarkAccuracy
 from moohw.data import BenchmarkData, open_data
 from moohw.devices import get_device
 from moohw.metrics import Scorer, kendall, spearman
-from moohw.proxies import DATASETS, get_proxy
-from moohw.proxies.store import shipped_provenance, shipped_table
+from moohw.proxies import DATASETS, get_proxy, table_backed
+from moohw.proxies.store import shipped_provenance
 from moohw.spaces import NB201Space
 
 PROXY_ORDER = (
@@ -53,10 +53,7 @@ PUBLISHED = {"naswot": "0.79", "logsynflow": "0.83", "skip": "≈0", "simismore"
 
 def available(name: str, dataset: str) -> bool:
     """Whether ``name`` has scores for every cell of ``dataset`` without computing."""
-    if name in ANALYTIC:
-        return True
-    parts = ("naswot", "logsynflow") if name == "simismore" else (name,)
-    return all(shipped_table(p, dataset) is not None for p in parts)
+    return name in ANALYTIC or table_backed(name, dataset)
 
 
 def proxy_scores(

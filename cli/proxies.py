@@ -53,8 +53,7 @@ _console = Console()
 @proxies_app.command("list")
 def list_proxies() -> None:
     """List every registered proxy with a one-line description and its shipped tables."""
-    from moohw.proxies import DATASETS, PROXIES
-    from moohw.proxies.store import shipped_table
+    from moohw.proxies import DATASETS, PROXIES, table_backed
 
     table = Table(title="accuracy proxies (higher is better)")
     table.add_column("name", style="bold")
@@ -64,8 +63,7 @@ def list_proxies() -> None:
         if name in ("params", "flops", "skip"):
             where = "(analytic, no table needed)"
         else:
-            parts = ("naswot", "logsynflow") if name == "simismore" else (name,)
-            shipped = [d for d in DATASETS if all(shipped_table(p, d) is not None for p in parts)]
+            shipped = [d for d in DATASETS if table_backed(name, d)]
             where = ", ".join(shipped) or "-"
         table.add_row(name, PROXIES.help(name), where)
     _console.print(table)

@@ -13,7 +13,7 @@ from moohw.proxies.batch import default_batch, user_batch
 from moohw.proxies.compute import compute_table
 from moohw.proxies.kernels import KERNELS, cell_seed, score_cells
 from moohw.proxies.scores import naswot
-from moohw.proxies.store import shipped_provenance, shipped_table
+from moohw.proxies.store import HEAD_FREE, shipped_provenance, shipped_table, table_dataset
 from moohw.proxies.zero_cost import NaswotProxy, SimIsMoreProxy, SnipProxy
 
 TORCH_PROXIES = sorted(KERNELS)
@@ -152,7 +152,7 @@ def test_shipped_tables_recompute(nb201):
     rng = np.random.default_rng(0)
     for name, dataset in shipped:
         table = shipped_table(name, dataset)
-        prov = shipped_provenance(dataset)
+        prov = shipped_provenance(table_dataset(name, dataset))
         assert name in prov["proxies"] and prov["seed"] == 0  # type: ignore[operator]
         pos = rng.choice(nb201.size, 5, replace=False)
         fresh = score_cells(name, nb201.from_position(pos), dataset)
@@ -162,6 +162,31 @@ def test_shipped_tables_recompute(nb201):
         # between channels-first and channels-last; the float64 synflow family only rounds.
         rtol = 1e-6 if "synflow" in name else 1e-4
         np.testing.assert_allclose(table[pos], fresh, rtol=rtol, atol=1e-6, err_msg=name)
+
+
+def test_head_free_proxies_score_cifar100_as_cifar10(nb201):
+    X = np.array([[3, 1, 0, 2, 4, 1], [0, 0, 0, 0, 0, 0]])
+    for name in sorted(HEAD_FREE):
+        np.testing.assert_array_equal(
+            score_cells(name, X, "cifar100"), score_cells(name, X, "cifar10"), err_msg=name
+        )
+        assert table_dataset(name, "cifar100") == "cifar10"
+    # a proxy that reads the classifier differs, so it keeps its own table
+    assert score_cells("synflow", X[:1], "cifar100") != score_cells("synflow", X[:1], "cifar10")
+    assert table_dataset("synflow", "cifar100") == "cifar100"
+
+
+def test_table_backed_follows_the_parts_of_composite_proxies():
+    from moohw.proxies import table_backed
+
+    assert table_backed("params", "cifar100")
+    if shipped_table("meco", "cifar10") is None or shipped_table("swap", "imagenet16") is None:
+        pytest.skip("MeCo/SWAP tables are not shipped")
+    assert all(table_backed("rankmix", d) for d in ("cifar10", "cifar100", "imagenet16"))
+    assert not table_backed("zico", "cifar10")  # no table: computed per cell
+    assert table_backed("tuned", "cifar100") == (
+        shipped_table("logsynflow", "cifar100") is not None
+    )
 
 
 def test_compute_table_resumes(tmp_path):

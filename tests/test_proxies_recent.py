@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from moohw.errors import InputError
 from moohw.proxies import get_proxy
 from moohw.proxies.analytic import nb201_flops, nb201_params
 from moohw.proxies.assembled import AZNASProxy, SwapProxy
@@ -22,6 +23,7 @@ from moohw.proxies.recent import (
     swap,
     zico,
 )
+from moohw.proxies.scores import loss_grad_scores
 from moohw.spaces import NB201Space
 
 SPACE = NB201Space()
@@ -87,6 +89,57 @@ def test_meco_is_the_sum_of_min_correlation_eigenvalues() -> None:
     assert meco(net, x) == pytest.approx(ref, rel=1e-6, abs=1e-9)
 
 
+class _Fork(nn.Module):
+    """Two ReLUs read one tensor (edges leaving one NB201 node); then an in-place change."""
+
+    def __init__(self, bump: bool) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.a, self.b, self.c = nn.ReLU(), nn.ReLU(), nn.ReLU()
+        self.bump = bump
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h = self.conv(x)
+        y = self.a(h) + self.b(h)  # equal outputs: one SWAP set, two MeCo terms
+        if self.bump:
+            h.sub_(0.3)  # in place: c's output differs from a's although its input is h
+        return y + self.c(h)
+
+
+def _brute(net: nn.Module, x: torch.Tensor) -> tuple[float, int]:
+    """MeCo and SWAP from every module output, copied when produced, without any shortcut."""
+    outs: list[tuple[nn.Module, torch.Tensor]] = []
+    handles = [
+        m.register_forward_hook(lambda m, i, o: outs.append((m, o.detach().clone())))
+        for m in net.modules()
+    ]
+    with torch.no_grad():
+        net(x)
+    for h in handles:
+        h.remove()
+    meco_ref, patterns = 0.0, set()
+    for m, o in outs:
+        if o.ndim == 4 and o.shape[1] >= 2:
+            c = np.nan_to_num(np.corrcoef(o[0].flatten(1).double().numpy()))
+            meco_ref += float(np.linalg.eigvalsh(c)[0])
+        if isinstance(m, nn.ReLU):
+            patterns |= {tuple(col.tolist()) for col in (o > 0).flatten(1).T}
+    return meco_ref, len(patterns)
+
+
+@pytest.mark.parametrize("bump", [False, True])
+def test_shared_relu_inputs_are_counted_once_for_swap_and_each_time_for_meco(bump: bool) -> None:
+    torch.manual_seed(0)
+    net = _Fork(bump)
+    x = torch.randn(40, 3, 6, 6, generator=torch.Generator().manual_seed(2))  # 40 bits: 8 bytes
+    got = forward_scores(net, x, ("meco", "swap"))
+    meco_ref, swap_ref = _brute(net, x)
+    assert got["swap"] == swap_ref
+    assert got["meco"] == pytest.approx(meco_ref, rel=1e-6, abs=1e-9)
+    with pytest.raises(InputError, match="<= 64"):
+        forward_scores(net, torch.zeros(65, 3, 6, 6), ("swap",))
+
+
 def test_one_forward_pass_gives_each_proxys_own_score() -> None:
     X = np.array([[0, 0, 0, 2, 0, 0], [3, 1, 2, 4, 3, 1]])
     together = score_cells_many(FORWARD, X)
@@ -96,6 +149,17 @@ def test_one_forward_pass_gives_each_proxys_own_score() -> None:
     assert len(set(FORWARD)) == 4 and np.isfinite(together["meco"][0]).all()
     with pytest.raises(ValueError, match="not forward-pass"):
         forward_scores(nn.Identity(), torch.zeros(2, 3, 4, 4), ["zico"])
+
+
+def test_snip_and_grad_norm_share_one_backward_pass() -> None:
+    X = np.array([[0, 0, 0, 2, 0, 0], [3, 1, 2, 4, 3, 1]])
+    together = score_cells_many(("grad_norm", "snip", "meco"), X)
+    assert list(together) == ["grad_norm", "snip", "meco"]
+    for name in ("snip", "grad_norm", "meco"):
+        np.testing.assert_array_equal(together[name][0], score_cells(name, X))
+    assert together["snip"][0][1] != together["grad_norm"][0][1]
+    with pytest.raises(ValueError, match="not loss-gradient"):
+        loss_grad_scores(nn.Identity(), torch.zeros(2, 3), torch.zeros(2), ("meco",))
 
 
 def test_zico_matches_its_formula_on_a_linear_model() -> None:

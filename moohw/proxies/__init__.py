@@ -39,7 +39,7 @@ from moohw.proxies.zero_cost import (
     skip_score,
 )
 from moohw.registry import Registry, UnknownNameError
-from moohw.spaces import SearchSpace
+from moohw.spaces import NB201Space, SearchSpace
 
 PROXIES: Registry[AccuracyProxy] = Registry("proxy")
 
@@ -133,6 +133,15 @@ def get_proxy(name: str, space: SearchSpace, dataset: str = "cifar10") -> Accura
     return factory(space, dataset)
 
 
+def table_backed(name: str, dataset: str) -> bool:
+    """Whether the NB201 proxy ``name`` scores every cell of ``dataset`` without computing.
+
+    True when each torch part it reads comes from a shipped table (its nominal cost is then 0);
+    analytic proxies are always table-backed.
+    """
+    return get_proxy(name, NB201Space(), dataset).cost_s == 0.0
+
+
 __all__ = [
     "DATASETS",
     "DEFAULT_PROXY",
@@ -165,4 +174,5 @@ __all__ = [
     "nb201_flops",
     "nb201_params",
     "skip_score",
+    "table_backed",
 ]

@@ -154,6 +154,17 @@ def score_cells(
     return out
 
 
+#: Groups of kernels that share one network and one pass per cell, and the function that
+#: scores a network with any subset of a group: ``(net, batch, names) -> {name: score}``.
+GROUPS: tuple[
+    tuple[tuple[str, ...], Callable[[nn.Module, ProxyBatch, tuple[str, ...]], dict[str, float]]],
+    ...,
+] = (
+    (recent.FORWARD, lambda net, b, names: recent.forward_scores(net, b.x, names)),
+    (scores.LOSS_GRAD, lambda net, b, names: scores.loss_grad_scores(net, b.x, b.y, names)),
+)
+
+
 def score_cells_many(
     names: tuple[str, ...],
     X: np.ndarray,
@@ -163,14 +174,16 @@ def score_cells_many(
 ) -> dict[str, tuple[np.ndarray, float]]:
     """Score cells with several torch proxies: ``{name: ((n,) scores, seconds)}``.
 
-    The forward-pass proxies among ``names`` (:data:`moohw.proxies.recent.FORWARD`) share one
-    network and one forward per cell (:func:`moohw.proxies.recent.forward_scores`), and their
-    seconds are split evenly; the others go through :func:`score_cells` one by one. Scores equal
-    :func:`score_cells`'s for every name.
+    The proxies of ``names`` that belong to one of :data:`GROUPS` (the forward-pass ones of
+    :data:`moohw.proxies.recent.FORWARD`; SNIP and grad-norm) share one network and one pass per
+    cell, and their seconds are split evenly; the others go through :func:`score_cells` one by
+    one. Scores equal :func:`score_cells`'s for every name.
     """
-    shared = tuple(n for n in names if n in recent.FORWARD)
     out: dict[str, tuple[np.ndarray, float]] = {}
-    if shared:
+    for group, fn in GROUPS:
+        shared = tuple(n for n in names if n in group)
+        if not shared:
+            continue
         X = _SPACE.validate(X)
         if batch is None:
             batch = default_batch(dataset, DEFAULT_BATCH_SIZE, seed)
@@ -178,7 +191,7 @@ def score_cells_many(
         t0 = time.perf_counter()
         for i, (row, pos) in enumerate(zip(X, _SPACE.position(X), strict=True)):
             net = build_network(row, dataset, seed=cell_seed(seed, int(pos)))
-            for n, score in recent.forward_scores(net, batch.x, shared).items():
+            for n, score in fn(net, batch, shared).items():
                 values[n][i] = score
         each = (time.perf_counter() - t0) / len(shared)
         out.update({n: (values[n], each) for n in shared})

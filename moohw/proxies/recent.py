@@ -41,10 +41,12 @@ from __future__ import annotations
 
 import itertools
 import math
+import weakref
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 from torch.nn import functional
@@ -78,44 +80,64 @@ def forward_scores(net: nn.Module, x: torch.Tensor, names: Iterable[str]) -> dic
     One no-grad forward with the hooks of all of them: whole-space tables of the four proxies
     cost one forward per cell, not four. The batch is put in channels-last memory (NB201's
     3x3 average pooling runs 5-9x faster there on CPU; values equal the NCHW ones to float32
-    rounding). A module whose output is the very tensor the previous hook saw (a Sequential
-    returning its last child's output) reuses that MeCo term, and the correlation spectra are
-    computed in batches per channel count; both leave the definitions unchanged.
+    rounding). Work that cannot change a score is skipped, leaving the definitions unchanged:
+
+    - an output that is a tensor already seen (a Sequential returning its last child's
+      output, an Identity) or the output of a ReLU whose input another ReLU already read
+      (edges leaving the same NB201 node) repeats that MeCo term: its spectrum is computed
+      once and counted as often as it occurs;
+    - such a ReLU adds no SWAP pattern that is not already in the set;
+    - correlations and spectra are computed in batches per shape; the B bits of a unit are
+      packed into one unsigned integer (bytes of 8 samples, bitwise), and distinct codes are
+      counted after one sort.
     """
     wanted = set(names)
     unknown = wanted - set(FORWARD)
     if unknown:
         raise ValueError(f"not forward-pass proxies: {sorted(unknown)}; known: {FORWARD}")
     b = x.shape[0]
-    if "swap" in wanted and b > 52:
-        raise InputError(f"SWAP packs patterns in float64: batch must be <= 52, got {b}")
-    weights = 2.0 ** torch.arange(b, dtype=torch.float64)  # exact integers below 2**53
-    corrs: dict[int, list[torch.Tensor]] = {}
-    codes: list[torch.Tensor] = []
+    if "swap" in wanted and b > 64:
+        raise InputError(f"SWAP packs a unit's pattern in 64 bits: batch must be <= 64, got {b}")
+    maps: dict[tuple[int, ...], list[torch.Tensor]] = {}  # first-image maps by shape
+    counts: dict[tuple[int, ...], list[int]] = {}  # how often each map occurs
+    seen: dict[int, tuple[Any, ...]] = {}  # output -> (its ref, version, shape key, index)
+    relu_in: dict[int, tuple[Any, ...]] = {}  # ReLU input -> (ref, version, ReLU output)
+    codes: list[np.ndarray] = []
     block_outs: list[torch.Tensor] = []
     az = wanted & {"az_expressivity", "az_progressivity"}
     blocks = {id(m) for m in _blocks(net)} if az else set()
-    last: list[torch.Tensor] = []  # the previous hooked output and its MeCo correlation
+
+    def same(table: dict[int, tuple[Any, ...]], t: torch.Tensor | None) -> tuple[Any, ...] | None:
+        """The entry of ``t`` if it is that very tensor, unmodified since (weakref, version)."""
+        entry = None if t is None else table.get(id(t))
+        ok = entry is not None and entry[0]() is t and entry[1] == t._version  # type: ignore[union-attr]
+        return entry if ok else None
 
     def hook(m: nn.Module, inp: tuple[torch.Tensor, ...], out: object) -> None:
         if not isinstance(out, torch.Tensor):
             return
+        twin = None  # an earlier ReLU that read this ReLU's very input: equal outputs
+        is_relu = isinstance(m, nn.ReLU) and not getattr(m, "inplace", False)
+        if is_relu and inp and isinstance(inp[0], torch.Tensor):
+            twin = same(relu_in, inp[0])
+            if twin is None:
+                relu_in[id(inp[0])] = (weakref.ref(inp[0]), inp[0]._version, weakref.ref(out))
         if "meco" in wanted and out.ndim == 4 and out.shape[1] >= 2:
-            if last and last[0] is out and not getattr(m, "inplace", False):
-                corr = last[1]
-            else:
-                f = out[0].detach().flatten(1).to(torch.float64)  # (C, H*W)
-                corr = (
-                    torch.nan_to_num(torch.corrcoef(f), nan=0.0, posinf=0.0, neginf=0.0)
-                    if f.shape[1] >= 2
-                    else torch.empty(0)
-                )
-                last[:] = [out, corr]
-            if corr.numel():
-                corrs.setdefault(corr.shape[0], []).append(corr)
-        if "swap" in wanted and isinstance(m, nn.ReLU):
-            bits = (out.detach() > 0).flatten(1).to(torch.float64)  # (B, units)
-            codes.append(weights @ bits)  # one exact integer code per unit
+            known = same(seen, out)
+            if known is None and twin is not None:
+                known = same(seen, twin[2]())
+            if known is not None:
+                counts[known[2]][known[3]] += 1
+                seen[id(out)] = (weakref.ref(out), out._version, known[2], known[3])
+            elif out.shape[2] * out.shape[3] >= 2:
+                # (H*W, C): a copy of contiguous memory for channels-last maps
+                f = out[0].detach().permute(1, 2, 0).reshape(-1, out.shape[1]).clone()
+                key = tuple(f.shape)
+                maps.setdefault(key, []).append(f)
+                counts.setdefault(key, []).append(1)
+                seen[id(out)] = (weakref.ref(out), out._version, key, len(maps[key]) - 1)
+        if "swap" in wanted and isinstance(m, nn.ReLU) and twin is None:
+            codes.append(_pack_patterns(out.detach()))
         if id(m) in blocks:
             block_outs.append(out)
 
@@ -123,16 +145,48 @@ def forward_scores(net: nn.Module, x: torch.Tensor, names: Iterable[str]) -> dic
         net(x.contiguous(memory_format=torch.channels_last))
     out: dict[str, float] = {}
     if "meco" in wanted:
-        out["meco"] = float(
-            sum(torch.linalg.eigvalsh(torch.stack(c))[:, 0].sum() for c in corrs.values())
-        )
+        total = 0.0
+        for key, fs in maps.items():
+            low = torch.linalg.eigvalsh(_correlations(torch.stack(fs).double()))[:, 0]
+            total += float((low * torch.tensor(counts[key], dtype=low.dtype)).sum())
+        out["meco"] = total
     if "swap" in wanted:
-        out["swap"] = float(torch.unique(torch.cat(codes)).numel()) if codes else 0.0
+        out["swap"] = float(_count_distinct(np.concatenate(codes))) if codes else 0.0
     if blocks:
         e = [entropy_of_covariance(o) for o in block_outs]
         out["az_expressivity"] = float(sum(e))
         out["az_progressivity"] = float(min(y - z for z, y in itertools.pairwise(e)))
     return {n: out[n] for n in FORWARD if n in wanted}
+
+
+def _correlations(f: torch.Tensor) -> torch.Tensor:
+    """Pearson correlation between the columns of each ``(n, S, C)`` matrix; NaN/inf -> 0."""
+    z = f - f.mean(dim=1, keepdim=True)
+    c = z.transpose(1, 2) @ z / (f.shape[1] - 1)
+    sd = torch.diagonal(c, dim1=1, dim2=2).sqrt()
+    c = (c / sd[:, :, None] / sd[:, None, :]).clip(-1.0, 1.0)
+    return torch.nan_to_num(c, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _pack_patterns(out: torch.Tensor) -> np.ndarray:
+    """``(units,)`` unsigned codes: bit k of a unit's code is ``out[k, unit] > 0``."""
+    b = out.shape[0]
+    if out.ndim == 4 and out.is_contiguous(memory_format=torch.channels_last):
+        out = out.permute(0, 2, 3, 1)  # the same units in memory order, no copy
+    bits = (out.reshape(b, -1).numpy() > 0).view(np.uint8)  # numpy compares 3x faster here
+    nbytes = 1 << max(0, math.ceil(math.log2(max(1, -(-b // 8)))))  # 1, 2, 4 or 8
+    packed = np.zeros((bits.shape[1], nbytes), dtype=np.uint8)  # little-endian bytes per unit
+    for k in range(0, b, 8):
+        byte = bits[k].copy()
+        for j in range(k + 1, min(k + 8, b)):
+            byte |= bits[j] << np.uint8(j - k)
+        packed[:, k // 8] = byte
+    return packed.view(f"<u{nbytes}").ravel().astype(np.uint64)
+
+
+def _count_distinct(v: np.ndarray) -> int:
+    s = np.sort(v)
+    return int(np.count_nonzero(s[1:] != s[:-1])) + int(s.size > 0)
 
 
 def meco(net: nn.Module, x: torch.Tensor) -> float:
@@ -166,15 +220,16 @@ def zico(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
 
 
 def swap(net: nn.Module, x: torch.Tensor) -> float:
-    """SWAP: number of distinct sample-wise ReLU activation patterns (B <= 52 images)."""
+    """SWAP: number of distinct sample-wise ReLU activation patterns (B <= 64 images)."""
     return forward_scores(net, x, ("swap",))["swap"]
 
 
 def zen(net: nn.Module, shape: tuple[int, int, int]) -> float:
     """Zen-score on Gaussian inputs (see the module docstring)."""
     g = torch.Generator().manual_seed(0)
-    x = torch.randn((ZEN_BATCH, *shape), generator=g)
-    eps = torch.randn((ZEN_BATCH, *shape), generator=g)
+    cl = torch.channels_last  # about 1.6x faster on CPU; equal to NCHW to float32 rounding
+    x = torch.randn((ZEN_BATCH, *shape), generator=g).contiguous(memory_format=cl)
+    eps = torch.randn((ZEN_BATCH, *shape), generator=g).contiguous(memory_format=cl)
     log_bn = 0.0
 
     def hook(m: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:

@@ -130,6 +130,33 @@ def _loss_grads(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
     functional.cross_entropy(net(x), y).backward()
 
 
+#: Kernels computed together from one loss gradient (:func:`loss_grad_scores`).
+LOSS_GRAD = ("snip", "grad_norm")
+
+
+def loss_grad_scores(
+    net: nn.Module, x: torch.Tensor, y: torch.Tensor, names: tuple[str, ...] = LOSS_GRAD
+) -> dict[str, float]:
+    """SNIP and grad-norm (a subset of :data:`LOSS_GRAD`) from one forward and backward pass.
+
+    Equal to :func:`snip` and :func:`grad_norm` called one at a time (same gradients), at half
+    the cost when both are wanted.
+    """
+    unknown = set(names) - set(LOSS_GRAD)
+    if unknown:
+        raise ValueError(f"not loss-gradient proxies: {sorted(unknown)}; known: {LOSS_GRAD}")
+    _loss_grads(net, x, y)
+    out = dict.fromkeys(names, 0.0)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, _WEIGHTED) and m.weight.grad is not None:
+                if "snip" in out:
+                    out["snip"] += float((m.weight * m.weight.grad).abs().sum())
+                if "grad_norm" in out:
+                    out["grad_norm"] += float(m.weight.grad.norm())
+    return out
+
+
 def snip(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
     """SNIP saliency ``Σ |θ · ∂L/∂θ|`` over Conv2d and Linear weights (cross-entropy loss).
 
@@ -138,13 +165,7 @@ def snip(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         x: Input batch ``(B, 3, H, W)``.
         y: Labels ``(B,)``.
     """
-    _loss_grads(net, x, y)
-    total = 0.0
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, _WEIGHTED) and m.weight.grad is not None:
-                total += float((m.weight * m.weight.grad).abs().sum())
-    return total
+    return loss_grad_scores(net, x, y, ("snip",))["snip"]
 
 
 def grad_norm(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
@@ -155,13 +176,7 @@ def grad_norm(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> float:
         x: Input batch ``(B, 3, H, W)``.
         y: Labels ``(B,)``.
     """
-    _loss_grads(net, x, y)
-    total = 0.0
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, _WEIGHTED) and m.weight.grad is not None:
-                total += float(m.weight.grad.norm())
-    return total
+    return loss_grad_scores(net, x, y, ("grad_norm",))["grad_norm"]
 
 
 def jacov(net: nn.Module, x: torch.Tensor) -> float:
