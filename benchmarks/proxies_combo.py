@@ -35,13 +35,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata
 
 from moohw.accuracy import BenchmarkAccuracy
 from moohw.data import open_data
 from moohw.devices import Device, get_device
 from moohw.metrics import Scorer, kendall, spearman
 from moohw.proxies import get_proxy, nb201_flops, nb201_params
+from moohw.proxies.assembled import log_rank, min_max, size_regulariser
 from moohw.proxies.store import read_table
 from moohw.spaces import NB201Space
 
@@ -102,14 +102,13 @@ def _knowledge(candidate: tuple[str, dict[str, float]]) -> float:
 
 
 def minmax(v: np.ndarray) -> np.ndarray:
-    """``v`` rescaled to [0, 1] over the whole space."""
-    lo, hi = float(v.min()), float(v.max())
-    return (v - lo) / (hi - lo) if hi > lo else np.zeros_like(v)
+    """``v`` rescaled to [0, 1] over the whole space (as ``CompositeProxy``'s minmax)."""
+    return min_max(v, np.sort(v))
 
 
 def logrank(v: np.ndarray) -> np.ndarray:
-    """AZ-NAS's ``log(rank / N)`` over the whole space (average rank among ties)."""
-    return np.log(rankdata(v) / len(v))
+    """AZ-NAS's ``log(rank / N)`` over the whole space (as ``CompositeProxy``'s logrank)."""
+    return log_rank(v, np.sort(v))
 
 
 def load_scores(space: NB201Space, tables: list[Path]) -> dict[str, np.ndarray]:
@@ -124,8 +123,7 @@ def load_scores(space: NB201Space, tables: list[Path]) -> dict[str, np.ndarray]:
                 ]
     if "swap_raw" in out:  # SWAP's size regulariser, as moohw.proxies.assembled.SwapProxy
         p = nb201_params(X, "cifar10")
-        reg = np.exp(-((p - p.max()) ** 2) / float(p.max() - p.min()) ** 2)
-        out["swap"] = out["swap_raw"] * reg
+        out["swap"] = out["swap_raw"] * size_regulariser(p, p)
     az = ("az_expressivity", "az_progressivity")
     if all(a in out for a in az):  # AZ-NAS without its trainability term (not computed)
         out["aznas3"] = sum(logrank(out[a]) for a in az) + logrank(nb201_flops(X, "cifar10"))

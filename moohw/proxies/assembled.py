@@ -95,13 +95,20 @@ class SwapProxy(AccuracyProxy):
         super().__init__(space, dataset)
         self.raw = SwapRawProxy(space, dataset, batch, seed)
         self.cost_s = self.raw.cost_s
-        p = nb201_params(space.enumerate(), dataset)
-        self.mu = float(p.max())
-        self.sigma = float(p.max() - p.min()) ** 2
+        self.all_params = nb201_params(space.enumerate(), dataset)
+        self.mu = float(self.all_params.max())
+        self.sigma = float(self.all_params.max() - self.all_params.min()) ** 2
 
     def _score(self, X: np.ndarray) -> np.ndarray:
-        reg = np.exp(-((nb201_params(X, self.dataset) - self.mu) ** 2) / self.sigma)
+        reg = size_regulariser(nb201_params(X, self.dataset), self.all_params)
         return self.raw.score(X) * reg
+
+
+def size_regulariser(params: np.ndarray, all_params: np.ndarray) -> np.ndarray:
+    """SWAP's ``exp(-(P - mu)^2 / sigma)``: mu the largest and sigma the squared range of
+    ``all_params`` (the model sizes of the whole space, millions)."""
+    mu, sigma = float(all_params.max()), float(all_params.max() - all_params.min()) ** 2
+    return np.exp(-((params - mu) ** 2) / sigma)
 
 
 class AZNASProxy(AccuracyProxy):
@@ -149,6 +156,12 @@ class AZNASProxy(AccuracyProxy):
         for v, r in zip(values, ref, strict=True):
             out += log_rank(v, r)
         return out
+
+
+def min_max(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``values`` rescaled by the minimum and maximum of the sorted whole-space ``reference``."""
+    lo, hi = float(reference[0]), float(reference[-1])
+    return (values - lo) / (hi - lo) if hi > lo else np.zeros_like(values, dtype=np.float64)
 
 
 def log_rank(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -205,10 +218,7 @@ class CompositeProxy(AccuracyProxy):
         self._ref: list[np.ndarray | None] | None = None
 
     def _normalise(self, v: np.ndarray, ref: np.ndarray) -> np.ndarray:
-        if self.aggregation == "logrank":
-            return log_rank(v, ref)
-        lo, hi = float(ref[0]), float(ref[-1])
-        return (v - lo) / (hi - lo) if hi > lo else np.zeros_like(v)
+        return log_rank(v, ref) if self.aggregation == "logrank" else min_max(v, ref)
 
     def _score(self, X: np.ndarray) -> np.ndarray:
         if self._ref is None:
