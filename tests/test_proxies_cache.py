@@ -40,6 +40,7 @@ def _no_compute(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr("moohw.proxies.zero_cost.score_cells", boom)
     monkeypatch.setattr("moohw.proxies.kernels.score_cells", boom)
+    monkeypatch.setattr("moohw.proxies.compute.score_cells_many", boom)  # the process-pool path
 
 
 def test_scores_persist_across_proxy_objects(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -121,6 +122,7 @@ def _fake_table(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, extra: tuple[str, ...] = ()
 ) -> Path:
     # The file plumbing of `moohw proxies compute`, with a cheap stand-in for the torch kernels.
+    # zico and jacov share no pass with another proxy, so they go through score_cells.
     def fake(name: str, X: np.ndarray, *a: object, **k: object) -> np.ndarray:
         return np.asarray(X, dtype=np.float64) @ np.array([1.0, 2, 3, 4, 5, 6]) + len(name)
 
@@ -129,7 +131,7 @@ def _fake_table(
     res = CliRunner().invoke(
         app,
         [
-            *("proxies", "compute", "--proxies", ",".join(("snip", *extra))),
+            *("proxies", "compute", "--proxies", ",".join(("zico", *extra))),
             *("--out", str(out), "--workers", "0", "--dataset", "cifar10"),
         ],
     )
@@ -141,7 +143,7 @@ def test_table_proxy_reads_what_proxies_compute_writes(tmp_path, monkeypatch) ->
     out = _fake_table(tmp_path, monkeypatch)
     p = get_proxy(f"table:{out}", SPACE)
     np.testing.assert_array_equal(p.score(CHEAP), CHEAP @ np.arange(1.0, 7.0) + 4)
-    assert np.array_equal(get_proxy(f"table:{out}:snip", SPACE).score(CHEAP), p.score(CHEAP))
+    assert np.array_equal(get_proxy(f"table:{out}:zico", SPACE).score(CHEAP), p.score(CHEAP))
     res = CliRunner().invoke(
         app,
         [
@@ -150,12 +152,12 @@ def test_table_proxy_reads_what_proxies_compute_writes(tmp_path, monkeypatch) ->
         ],
     )
     assert res.exit_code == 0, res.output
-    assert json.loads((tmp_path / "o" / "run.json").read_text())["proxy"] == f"table:{out}:snip"
+    assert json.loads((tmp_path / "o" / "run.json").read_text())["proxy"] == f"table:{out}:zico"
 
 
 def test_bad_tables_are_one_line_errors(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     out = _fake_table(tmp_path, monkeypatch, extra=("jacov",))
-    with pytest.raises(ValueError, match="holds jacov, snip; choose one"):
+    with pytest.raises(ValueError, match="holds jacov, zico; choose one"):
         get_proxy(f"table:{out}", SPACE)
     with pytest.raises(KeyError, match="no 'nope'"):
         get_proxy(f"table:{out}:nope", SPACE)
