@@ -110,7 +110,7 @@ def forward_scores(net: nn.Module, x: torch.Tensor, names: Iterable[str]) -> dic
     def same(table: dict[int, tuple[Any, ...]], t: torch.Tensor | None) -> tuple[Any, ...] | None:
         """The entry of ``t`` if it is that very tensor, unmodified since (weakref, version)."""
         entry = None if t is None else table.get(id(t))
-        ok = entry is not None and entry[0]() is t and entry[1] == t._version  # type: ignore[union-attr]
+        ok = entry is not None and entry[0]() is t and entry[1] == t._version
         return entry if ok else None
 
     def hook(m: nn.Module, inp: tuple[torch.Tensor, ...], out: object) -> None:
