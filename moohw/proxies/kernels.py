@@ -180,13 +180,14 @@ def score_cells_many(
     one. Scores equal :func:`score_cells`'s for every name.
     """
     out: dict[str, tuple[np.ndarray, float]] = {}
-    for group, fn in GROUPS:
-        shared = tuple(n for n in names if n in group)
-        if not shared:
-            continue
+    if any(n in group for group, _ in GROUPS for n in names):
         X = _SPACE.validate(X)
         if batch is None:
             batch = default_batch(dataset, DEFAULT_BATCH_SIZE, seed)
+    for group, fn in GROUPS:
+        shared = tuple(n for n in names if n in group)
+        if not shared or batch is None:
+            continue
         values = {n: np.empty(len(X), dtype=np.float64) for n in shared}
         t0 = time.perf_counter()
         for i, (row, pos) in enumerate(zip(X, _SPACE.position(X), strict=True)):
