@@ -65,6 +65,9 @@ PARTS = (
     "swap_raw",
     "az_expressivity",
     "az_progressivity",
+    # used when a --table holds them (whole-space tables since 2026-12-06, session 10)
+    "zen",
+    "az_trainability",
 )
 PUBLISHED = {
     "naswot": "0.79",
@@ -125,8 +128,10 @@ def load_scores(space: NB201Space, tables: list[Path]) -> dict[str, np.ndarray]:
         p = nb201_params(X, "cifar10")
         out["swap"] = out["swap_raw"] * size_regulariser(p, p)
     az = ("az_expressivity", "az_progressivity")
-    if all(a in out for a in az):  # AZ-NAS without its trainability term (not computed)
+    if all(a in out for a in az):  # AZ-NAS without its trainability term
         out["aznas3"] = sum(logrank(out[a]) for a in az) + logrank(nb201_flops(X, "cifar10"))
+    if "aznas3" in out and "az_trainability" in out:  # all four, as AZNASProxy
+        out["aznas"] = out["aznas3"] + logrank(out["az_trainability"])
     return out
 
 

@@ -43,7 +43,9 @@ def _shipped(dataset: str, space: str) -> dict[str, np.ndarray]:
 #: from CIFAR-10's only in its classifier (drawn last from the cell's generator) and its batch
 #: only in its labels, so their CIFAR-100 scores *are* the CIFAR-10 ones (bit for bit; a test
 #: recomputes cells with both) and one table serves both datasets.
-HEAD_FREE = frozenset({"naswot", "meco", "swap", "az_expressivity", "az_progressivity"})
+HEAD_FREE = frozenset(
+    {"naswot", "meco", "swap", "zen", "az_expressivity", "az_progressivity", "az_trainability"}
+)
 
 
 def table_dataset(name: str, dataset: str) -> str:
