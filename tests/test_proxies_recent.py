@@ -25,6 +25,7 @@ from moohw.proxies.recent import (
 )
 from moohw.proxies.scores import loss_grad_scores
 from moohw.spaces import NB201Space
+from moohw.spaces.nb201 import NB201_OPS
 
 SPACE = NB201Space()
 NEW = ["meco", "zico", "swap_raw", "zen", "az_expressivity", "az_progressivity", "az_trainability"]
@@ -50,9 +51,21 @@ def test_new_proxies_are_deterministic_and_seeded(name: str) -> None:
     p = get_proxy(name, SPACE, "cifar100")
     s = p.score(CHEAP)
     assert s.shape == (2,) and np.isfinite(s).all()
-    if name != "zen":  # Zen's input is a fixed Gaussian draw; the others read the weights
-        one_conv = np.array([[0, 0, 0, 2, 0, 0]])  # CHEAP[0]'s cell is the identity
+    one_conv = np.array([[0, 0, 0, 2, 0, 0]])  # CHEAP[0]'s cell is the identity
+    if name != "zen":  # the others read the seeded weights
         assert score_cells(k, one_conv, seed=5)[0] != score_cells(k, one_conv)[0]
+    else:  # Zen re-draws weights and inputs from a fixed generator (the paper's N(0, 1) init)
+        assert score_cells(k, one_conv, seed=5)[0] == score_cells(k, one_conv)[0]
+
+
+def test_zen_grows_with_depth_under_the_papers_init() -> None:
+    # Zen-NAS's BN term sums log std of every BN input; with N(0, 1) weights each conv scales the
+    # variance up by its fan-in, so more convolutions score higher. Under PyTorch's default init
+    # the sign flips, which made Zen rank NB201 cells against their accuracy (rho -0.31).
+    conv = NB201_OPS.index("nor_conv_3x3")
+    one, many = np.zeros((1, 6), dtype=int), np.full((1, 6), conv)
+    one[0, 0] = one[0, 2] = one[0, 5] = conv  # a chain of three convs, nothing else
+    assert score_cells("zen", many)[0] > score_cells("zen", one)[0]
 
 
 def _codes_net() -> tuple[nn.Module, torch.Tensor]:

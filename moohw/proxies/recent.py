@@ -24,8 +24,11 @@ and returns a float, higher is better. The data each one sees is stated; all are
   Recognition", ICCV 2021. ``log ||f(x) - f(x + 0.01 eps)||_F`` (mean over the batch) of the
   pre-pooling feature map (output of the last cell stage) for Gaussian ``x`` and ``eps``, plus
   ``Σ log sqrt(mean channel variance)`` of the inputs of every BatchNorm (train mode). Data:
-  16 standard-normal images from ``torch.Generator`` seed 0 (data-free). moohw keeps its own
-  weight initialisation (the paper re-draws weights from N(0, 1)); one draw, not 32.
+  16 standard-normal images from ``torch.Generator`` seed 0 (data-free). As in the paper, the
+  weights are re-drawn from N(0, 1) first (conv and linear; biases 0, BatchNorm affine 1 / 0),
+  from the same generator: the score does not depend on the cell's seeded init. With PyTorch's
+  default init instead, the BN term flips sign and Zen ranks NB201 cells *inversely* to their
+  accuracy (ρ -0.31 over all cells, benchmarks/RESULTS.md). One draw, not 32.
 - **AZ-NAS** — Lee & Ham, "AZ-NAS: Assembling Zero-Cost Proxies for Network Architecture
   Search", CVPR 2024. Primary blocks are the stem and the 17 entries of the cell stack.
   *Expressivity*: Σ over blocks of the entropy of the normalised eigenvalues of the channel
@@ -232,8 +235,17 @@ def swap(net: nn.Module, x: torch.Tensor) -> float:
 
 
 def zen(net: nn.Module, shape: tuple[int, int, int]) -> float:
-    """Zen-score on Gaussian inputs (see the module docstring)."""
+    """Zen-score on Gaussian inputs and N(0, 1) weights (see the module docstring)."""
     g = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, _WEIGHTED):
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g))
+                if m.bias is not None:
+                    m.bias.zero_()
+            elif isinstance(m, nn.BatchNorm2d) and m.affine:
+                m.weight.fill_(1.0)
+                m.bias.zero_()
     cl = torch.channels_last  # about 1.6x faster on CPU; equal to NCHW to float32 rounding
     x = torch.randn((ZEN_BATCH, *shape), generator=g).contiguous(memory_format=cl)
     eps = torch.randn((ZEN_BATCH, *shape), generator=g).contiguous(memory_format=cl)
