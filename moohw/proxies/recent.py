@@ -237,7 +237,10 @@ def swap(net: nn.Module, x: torch.Tensor) -> float:
 def zen(net: nn.Module, shape: tuple[int, int, int]) -> float:
     """Zen-score on Gaussian inputs and N(0, 1) weights (see the module docstring)."""
     g = torch.Generator().manual_seed(0)
-    with torch.no_grad():
+    cl = torch.channels_last  # about 1.6x faster on CPU; equal to NCHW to float32 rounding
+    x = torch.randn((ZEN_BATCH, *shape), generator=g).contiguous(memory_format=cl)
+    eps = torch.randn((ZEN_BATCH, *shape), generator=g).contiguous(memory_format=cl)
+    with torch.no_grad():  # inputs first: the classifier, drawn last, changes nothing before it
         for m in net.modules():
             if isinstance(m, _WEIGHTED):
                 m.weight.copy_(torch.randn(m.weight.shape, generator=g))
@@ -246,9 +249,6 @@ def zen(net: nn.Module, shape: tuple[int, int, int]) -> float:
             elif isinstance(m, nn.BatchNorm2d) and m.affine:
                 m.weight.fill_(1.0)
                 m.bias.zero_()
-    cl = torch.channels_last  # about 1.6x faster on CPU; equal to NCHW to float32 rounding
-    x = torch.randn((ZEN_BATCH, *shape), generator=g).contiguous(memory_format=cl)
-    eps = torch.randn((ZEN_BATCH, *shape), generator=g).contiguous(memory_format=cl)
     log_bn = 0.0
 
     def hook(m: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
