@@ -30,25 +30,22 @@ import argparse  # noqa: E402
 import json  # noqa: E402
 import shutil  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
-from moohw.algorithms.anytime import PaidSnapshot, paid_snapshot, prefix  # noqa: E402
-from moohw.algorithms.api import run_algorithm  # noqa: E402
 from moohw.algorithms.controller.checkpoint import SHIPPED  # noqa: E402
 from moohw.algorithms.controller.incontext import LatencyPrior, cell_features  # noqa: E402
 from moohw.algorithms.controller.policy import ScoringPolicy  # noqa: E402
-from moohw.problems.experiment import attach_scores, build_problem, device_by_name  # noqa: E402
+from moohw.problems.experiment import device_by_name  # noqa: E402
 
 from moohw.data import open_data  # noqa: E402
 from moohw.proxies import DEFAULT_PROXY  # noqa: E402
 from moohw.spaces import get_space  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from unseen_controller import markdown, nd_train  # noqa: E402
+from unseen_controller import markdown, nd_train, run_prefixes  # noqa: E402
 
 VARIANTS = ("trained", "greedy")
 
@@ -67,30 +64,6 @@ def write_checkpoint(folder: Path, variant: str, prior: LatencyPrior) -> Path:
     meta["note"] = f"{variant} policy, leave-one-device-out latency prior"
     (folder / "default.json").write_text(json.dumps(meta, indent=2))
     return folder
-
-
-def run_prefixes(
-    device: str, budgets: list[int], folder: Path, proxy: str, data: object
-) -> list[dict[str, object]]:
-    """One ``controller`` run at ``max(budgets)``, scored on every prefix."""
-    kmax = max(budgets)
-    problem = build_problem(device, kmax, "nb201", proxy, data, "cifar10")  # type: ignore[arg-type]
-    snaps: list[PaidSnapshot] = []
-    t0 = time.perf_counter()
-    problem.ledger.on_paid = lambda n: snaps.append(paid_snapshot(problem.ledger, t0))
-    full = run_algorithm("controller", problem, 0, options={"checkpoint": str(folder)}, data=data)
-    rows = []
-    for k in sorted(set(budgets)):
-        r = attach_scores(full if k == kmax else prefix(full, snaps, k), problem.device, data)
-        rows.append(
-            {
-                "device": device,
-                "budget": k,
-                "hv_ratio": r.scores.get("hv_ratio"),
-                "ceiling": r.scores.get("ceiling_hv_ratio"),
-            }
-        )
-    return rows
 
 
 def main() -> None:
@@ -121,7 +94,14 @@ def main() -> None:
             )
             rows = [
                 {"variant": variant, **r}
-                for r in run_prefixes(target, budgets, folder, args.proxy, data)
+                for r in run_prefixes(
+                    target,
+                    budgets,
+                    {"checkpoint": str(folder)},
+                    data,
+                    algo="controller",
+                    proxy=args.proxy,
+                )
             ]
             done = pd.concat([done, pd.DataFrame(rows)], ignore_index=True)
             done.to_csv(csv, index=False)

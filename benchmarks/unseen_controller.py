@@ -79,15 +79,20 @@ def cmd_priors(args: argparse.Namespace) -> None:
 
 
 def run_prefixes(
-    device: str, budgets: list[int], options: dict[str, object], data: BenchmarkData
+    device: str,
+    budgets: list[int],
+    options: dict[str, object],
+    data: BenchmarkData,
+    algo: str = "controller-ic",
+    proxy: str = "tuned",
 ) -> list[dict[str, object]]:
     """One controller run at ``max(budgets)``, scored on every prefix (as ``prefix_runs``)."""
     kmax = max(budgets)
-    problem = build_problem(device, kmax, "nb201", "tuned", data, "cifar10")
+    problem = build_problem(device, kmax, "nb201", proxy, data, "cifar10")
     snaps: list[PaidSnapshot] = []
     t0 = time.perf_counter()
     problem.ledger.on_paid = lambda n: snaps.append(paid_snapshot(problem.ledger, t0))
-    full = run_algorithm("controller-ic", problem, 0, options=options, data=data)
+    full = run_algorithm(algo, problem, 0, options=options, data=data)
     wall = time.perf_counter() - t0
     rows = []
     for k in sorted(set(budgets)):
