@@ -118,14 +118,17 @@ def synflow(net: nn.Module, shape: tuple[int, int, int], log: bool = False) -> f
     return float(total)
 
 
-def _channels_last(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    # about 2x faster convolutions and pooling on CPU; the math is unchanged
+def channels_last(net: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Move ``net`` (in place) and a 4-D ``x`` to channels-last memory; returns ``x``.
+
+    About 1.5-2x faster convolutions and pooling on CPU; values equal NCHW to float32 rounding.
+    """
     net.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
-    return x.contiguous(memory_format=torch.channels_last)
+    return x.contiguous(memory_format=torch.channels_last) if x.ndim == 4 else x
 
 
 def _loss_grads(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> None:
-    x = _channels_last(net, x)
+    x = channels_last(net, x)
     net.zero_grad(set_to_none=True)
     functional.cross_entropy(net(x), y).backward()
 
@@ -189,7 +192,7 @@ def jacov(net: nn.Module, x: torch.Tensor) -> float:
         net: The network, in training mode.
         x: Input batch ``(B, 3, H, W)``.
     """
-    xi = _channels_last(net, x).clone().requires_grad_(True)
+    xi = channels_last(net, x).clone().requires_grad_(True)
     net.zero_grad(set_to_none=True)
     out = net(xi).sum()
     # a cell whose output ignores the input has a zero Jacobian (and no graph to the input)
