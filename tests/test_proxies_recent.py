@@ -16,6 +16,7 @@ from moohw.proxies.assembled import AZNASProxy, SwapProxy
 from moohw.proxies.kernels import score_cells, score_cells_many
 from moohw.proxies.recent import (
     FORWARD,
+    UNTRAINABLE,
     az_trainability,
     entropy_of_covariance,
     forward_scores,
@@ -196,7 +197,7 @@ def test_expressivity_entropy_is_log_channels_for_isotropic_features() -> None:
     assert entropy_of_covariance(f) == pytest.approx(0.0, abs=1e-9)
 
 
-def test_trainability_is_zero_for_isometric_blocks() -> None:
+def test_trainability_follows_the_authors_definition() -> None:
     class Toy(nn.Module):
         def __init__(self, scale: float) -> None:
             super().__init__()
@@ -206,9 +207,16 @@ def test_trainability_is_zero_for_isometric_blocks() -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return self.cells(self.stem(x))
 
-    x = torch.randn(4, 3, 8, 8)
-    assert az_trainability(Toy(1.0), x) == pytest.approx(0.0, abs=1e-12)
-    assert az_trainability(Toy(2.0), x) == pytest.approx(-(2 + 0.5 - 2), rel=1e-9)
+    x = torch.randn(64, 3, 16, 16)
+    # blocks that pass gradients unchanged: the authors' -inf
+    assert az_trainability(Toy(1.0), x) == UNTRAINABLE
+    # g_in = 2 g_out, so E[g_in g_out^T] = 2 E[g_out g_out^T] ~ 2 I: s ~ 2, score ~ 2 - 2 - 1/2
+    assert az_trainability(Toy(2.0), x) == pytest.approx(-0.5, abs=0.05)
+    assert az_trainability(Toy(2.0), x) < az_trainability(Toy(1.25), x) < 0.0
+    # a reduction block is compared after folding 2x2 positions into channels
+    pooled = Toy(1.0)
+    pooled.cells = nn.Sequential(nn.AvgPool2d(2))
+    assert az_trainability(pooled, x) == pytest.approx(2 - 0.5 - 2, abs=0.05)  # s = |(1/4,)*4|
 
 
 class _Scale(nn.Module):

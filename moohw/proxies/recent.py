@@ -70,6 +70,9 @@ def _hooked(modules: Iterable[nn.Module], hook: Callable[..., Any]) -> Iterator[
 
 
 _WEIGHTED = (nn.Conv2d, nn.Linear)
+#: AZ-NAS trainability of a cell with a block that passes gradients unchanged or not at all
+#: (the authors' -inf, kept finite for the tables); a block's own score is 2 - s - 1/s.
+UNTRAINABLE = -1e3
 ZEN_ALPHA = 0.01
 ZEN_BATCH = 16
 
@@ -294,8 +297,40 @@ def az_progressivity(net: nn.Module, x: torch.Tensor) -> float:
     return forward_scores(net, x, ("az_progressivity",))["az_progressivity"]
 
 
+def _kaiming_normal_fan_in(net: nn.Module, g: torch.Generator) -> None:
+    """The AZ-NAS authors' init: conv weights N(0, 2 / fan-in), BatchNorm affine (1, 0)."""
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, nn.Conv2d):  # the classifier is never read: CIFAR-100 == CIFAR-10
+                std = math.sqrt(2.0 / m.weight[0].numel())
+                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * std)
+                if m.bias is not None:
+                    m.bias.zero_()
+            elif isinstance(m, nn.BatchNorm2d) and m.affine:
+                m.weight.fill_(1.0)
+                m.bias.zero_()
+
+
+def _block_trainability(a: torch.Tensor, b: torch.Tensor, g: torch.Generator) -> float:
+    """``2 - s - 1/s`` for one block, ``s`` the top singular value of E[g_in g_out^T]."""
+    if not (a.requires_grad and b.requires_grad):
+        return UNTRAINABLE  # output independent of the input (an all-none cell, or after one)
+    g_out = torch.randint(0, 2, b.shape, generator=g).to(b.dtype) * 2.0 - 1.0  # Rademacher
+    (g_in,) = torch.autograd.grad(b, a, g_out, retain_graph=True, allow_unused=True)
+    if g_in is None or (g_in.shape == g_out.shape and torch.equal(g_in, g_out)):
+        return UNTRAINABLE  # no path, or the block passes gradients unchanged (identity)
+    if g_in.shape[2] != g_out.shape[2]:  # a reduction block: fold 2x2 positions into channels
+        g_in = functional.pixel_unshuffle(g_in, g_in.shape[2] // g_out.shape[2])
+    go = g_out.permute(0, 2, 3, 1).reshape(-1, g_out.shape[1]).double()
+    gi = g_in.permute(0, 2, 3, 1).reshape(-1, g_in.shape[1]).double()
+    s = float(torch.linalg.svdvals(gi.T @ go / go.shape[0]).max())
+    return 2.0 - s - 1.0 / (s + 1e-6)
+
+
 def az_trainability(net: nn.Module, x: torch.Tensor) -> float:
-    """AZ-NAS trainability: ``-mean (s + 1/s - 2)`` of the blocks' RMS Jacobian singular values."""
+    """AZ-NAS trainability as the authors' code computes it (see the module docstring)."""
+    g = torch.Generator().manual_seed(0)
+    _kaiming_normal_fan_in(net, g)
     ins: list[torch.Tensor] = []
     outs: list[torch.Tensor] = []
 
@@ -306,18 +341,5 @@ def az_trainability(net: nn.Module, x: torch.Tensor) -> float:
     xi = channels_last(net, x).clone().requires_grad_(True)
     with _hooked(_cells(net), hook):
         net(xi)
-    g = torch.Generator().manual_seed(0)
-    penalties = []
-    for a, b in zip(ins, outs, strict=True):
-        v = torch.randn(b.shape, generator=g)
-        jt_v = None
-        if a.requires_grad and b.requires_grad:
-            (jt_v,) = torch.autograd.grad(b, a, v, retain_graph=True, allow_unused=True)
-        if jt_v is None:  # output independent of the input (an all-none cell, or after one)
-            penalties.append(float("inf"))
-            continue
-        s = float(jt_v.norm() / v.norm()) * math.sqrt(b.numel() / a.numel())
-        penalties.append(s + 1.0 / s - 2.0 if s > 0 else float("inf"))
-    finite = [p for p in penalties if math.isfinite(p)]
-    worst = max(finite, default=0.0) * 10.0 + 10.0  # an untrainable block: worse than any seen
-    return -float(sum(p if math.isfinite(p) else worst for p in penalties) / len(penalties))
+    per_block = [_block_trainability(a, b, g) for a, b in zip(ins, outs, strict=True)]
+    return UNTRAINABLE if UNTRAINABLE in per_block else float(np.mean(per_block))
