@@ -36,8 +36,13 @@ ALGOS = ["controller", "controller-faithful", "random", "nsga2", "oneproxy"]
 GREEDY = "controller (untrained: greedy EHVI)"
 
 
-def greedy_checkpoint(folder: Path) -> Path:
-    """A checkpoint folder with the untrained policy (greedy EHVI) and the shipped prior."""
+def greedy_checkpoint(
+    folder: Path, prior: tuple[np.ndarray, np.ndarray] | None = None, trained: bool = False
+) -> Path:
+    """A copy of the shipped checkpoint: untrained policy (greedy EHVI) unless ``trained``.
+
+    ``prior`` replaces the in-context latency prior's ``(mu, cov)``; ``None`` keeps the shipped.
+    """
     import json
     import shutil
 
@@ -46,11 +51,16 @@ def greedy_checkpoint(folder: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     shutil.copy(SHIPPED / "prior.json", folder / "prior.json")
     blob = torch.load(SHIPPED / "default.pt", map_location="cpu", weights_only=True)
-    policy = ScoringPolicy(hidden=int(blob["hidden"]))
-    blob["policy"] = policy.state_dict()  # same in-context latency prior as the shipped model
+    if not trained:
+        blob["policy"] = ScoringPolicy(hidden=int(blob["hidden"])).state_dict()
+    if prior is not None:
+        blob["mu"], blob["cov"] = (torch.as_tensor(a) for a in prior)
     torch.save(blob, folder / "default.pt")
     meta = json.loads((SHIPPED / "default.json").read_text())
-    meta["config"] = {"iterations": 0, "note": "untrained policy = greedy EHVI"}
+    if not trained:
+        meta["config"] = {"iterations": 0, "note": "untrained policy = greedy EHVI"}
+    if prior is not None:
+        meta["note"] = "replaced in-context latency prior"
     (folder / "default.json").write_text(json.dumps(meta, indent=2))
     return folder
 

@@ -27,17 +27,12 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
 import argparse  # noqa: E402
-import json  # noqa: E402
-import shutil  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-from moohw.algorithms.controller.checkpoint import SHIPPED  # noqa: E402
 from moohw.algorithms.controller.incontext import LatencyPrior, cell_features  # noqa: E402
-from moohw.algorithms.controller.policy import ScoringPolicy  # noqa: E402
 from moohw.problems.experiment import device_by_name  # noqa: E402
 
 from moohw.data import open_data  # noqa: E402
@@ -45,6 +40,7 @@ from moohw.proxies import DEFAULT_PROXY  # noqa: E402
 from moohw.spaces import get_space  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
+from controller import greedy_checkpoint  # noqa: E402
 from unseen_controller import markdown, nd_train, run_prefixes  # noqa: E402
 
 VARIANTS = ("trained", "greedy")
@@ -52,18 +48,7 @@ VARIANTS = ("trained", "greedy")
 
 def write_checkpoint(folder: Path, variant: str, prior: LatencyPrior) -> Path:
     """The shipped default checkpoint with ``prior`` and, for ``greedy``, the untrained policy."""
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(SHIPPED / "prior.json", folder / "prior.json")
-    blob = torch.load(SHIPPED / "default.pt", map_location="cpu", weights_only=True)
-    if variant == "greedy":
-        blob["policy"] = ScoringPolicy(hidden=int(blob["hidden"])).state_dict()
-    blob["mu"] = torch.as_tensor(prior.mu)
-    blob["cov"] = torch.as_tensor(prior.cov)
-    torch.save(blob, folder / "default.pt")
-    meta = json.loads((SHIPPED / "default.json").read_text())
-    meta["note"] = f"{variant} policy, leave-one-device-out latency prior"
-    (folder / "default.json").write_text(json.dumps(meta, indent=2))
-    return folder
+    return greedy_checkpoint(folder, (prior.mu, prior.cov), trained=variant == "trained")
 
 
 def main() -> None:

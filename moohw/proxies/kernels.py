@@ -109,7 +109,7 @@ KERNELS: dict[str, Kernel] = {
     "az_trainability": Kernel(
         lambda net, b, s: recent.az_trainability(net, _need(b).x),
         True,
-        "AZ-NAS trainability: -mean(s + 1/s - 2) of block Jacobian scales (Lee & Ham 2024)",
+        "AZ-NAS trainability: mean 2 - s - 1/s, s a block's top gradient gain (Lee & Ham 2024)",
     ),
 }
 
