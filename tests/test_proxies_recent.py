@@ -53,7 +53,7 @@ def test_new_proxies_are_deterministic_and_seeded(name: str) -> None:
     s = p.score(CHEAP)
     assert s.shape == (2,) and np.isfinite(s).all()
     one_conv = np.array([[0, 0, 0, 2, 0, 0]])  # CHEAP[0]'s cell is the identity
-    if name != "zen":  # the others read the seeded weights
+    if name != "zen":  # the others read the seeded weights or the seeded batch
         assert score_cells(k, one_conv, seed=5)[0] != score_cells(k, one_conv)[0]
     else:  # Zen re-draws weights and inputs from a fixed generator (the paper's N(0, 1) init)
         assert score_cells(k, one_conv, seed=5)[0] == score_cells(k, one_conv)[0]
