@@ -47,7 +47,8 @@ def test_scores_persist_across_proxy_objects(monkeypatch: pytest.MonkeyPatch) ->
     a = SnipProxy(SPACE, "cifar100").score(CHEAP)
     np.testing.assert_array_equal(a, score_cells("snip", CHEAP, "cifar100"))
     files = list(cache_root().glob("*.npy"))  # type: ignore[union-attr]
-    assert [f.name for f in files] == ["nb201_cifar100_snip_default32_seed0_v1.npy"]
+    v = cache_mod.PROXY_VERSION
+    assert [f.name for f in files] == [f"nb201_cifar100_snip_default32_seed0_v{v}.npy"]
     _no_compute(monkeypatch)
     np.testing.assert_array_equal(SnipProxy(SPACE, "cifar100").score(CHEAP[::-1]), a[::-1])
 
@@ -67,7 +68,7 @@ def test_cache_key_separates_seed_batch_dataset_and_version(
     SynflowProxy(SPACE, "cifar100").score(CHEAP[:1])  # data-free: no batch in the key
     names = sorted(f.name for f in cache_root().glob("*.npy"))  # type: ignore[union-attr]
     assert len(names) == 6, names
-    assert "nb201_cifar100_synflow_nobatch_seed0_v1.npy" in names
+    assert f"nb201_cifar100_synflow_nobatch_seed0_v{cache_mod.PROXY_VERSION}.npy" in names
     monkeypatch.setattr(cache_mod, "PROXY_VERSION", "999")
     p = SnipProxy(SPACE, "cifar100")
     assert p.disk is not None and p.disk.path is not None and "_v999" in p.disk.path.name
