@@ -36,7 +36,7 @@ ALGOS = ["controller", "controller-faithful", "random", "nsga2", "oneproxy"]
 GREEDY = "controller (untrained: greedy EHVI)"
 
 
-def greedy_checkpoint(
+def shipped_checkpoint_copy(
     folder: Path, prior: tuple[np.ndarray, np.ndarray] | None = None, trained: bool = False
 ) -> Path:
     """A copy of the shipped checkpoint: untrained policy (greedy EHVI) unless ``trained``.
@@ -114,7 +114,7 @@ def main() -> None:
     )
     grid_s = time.perf_counter() - t0
     # The ablation: the same controller with the untrained (greedy) policy.
-    gdir = greedy_checkpoint(Path(args.out) / "greedy_checkpoint")
+    gdir = shipped_checkpoint_copy(Path(args.out) / "greedy_checkpoint")
     rows = []
     for dev in devices:
         for k in budgets:

@@ -40,7 +40,7 @@ from moohw.proxies import DEFAULT_PROXY  # noqa: E402
 from moohw.spaces import get_space  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).parent))
-from controller import greedy_checkpoint  # noqa: E402
+from controller import shipped_checkpoint_copy  # noqa: E402
 from unseen_controller import markdown, nd_train, run_prefixes  # noqa: E402
 
 VARIANTS = ("trained", "greedy")
@@ -48,7 +48,7 @@ VARIANTS = ("trained", "greedy")
 
 def write_checkpoint(folder: Path, variant: str, prior: LatencyPrior) -> Path:
     """The shipped default checkpoint with ``prior`` and, for ``greedy``, the untrained policy."""
-    return greedy_checkpoint(folder, (prior.mu, prior.cov), trained=variant == "trained")
+    return shipped_checkpoint_copy(folder, (prior.mu, prior.cov), trained=variant == "trained")
 
 
 def main() -> None:

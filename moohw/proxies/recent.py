@@ -77,6 +77,31 @@ ZEN_ALPHA = 0.01
 ZEN_BATCH = 16
 
 
+def _redraw_weights(
+    net: nn.Module,
+    g: torch.Generator,
+    kinds: tuple[type[nn.Conv2d] | type[nn.Linear], ...],
+    fan_in_gain: float | None,
+) -> None:
+    """Re-draw the weights of ``kinds`` modules from ``g``, in module order, as a paper says.
+
+    Weights are N(0, 1) (``fan_in_gain=None``) or N(0, gain / fan-in); biases 0; BatchNorm affine
+    (1, 0).
+    """
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, kinds):
+                w = torch.randn(m.weight.shape, generator=g)
+                if fan_in_gain is not None:
+                    w *= math.sqrt(fan_in_gain / m.weight[0].numel())
+                m.weight.copy_(w)
+                if m.bias is not None:
+                    m.bias.zero_()
+            elif isinstance(m, nn.BatchNorm2d) and m.affine:
+                m.weight.fill_(1.0)
+                m.bias.zero_()
+
+
 #: Kernels computed together by one forward pass (:func:`forward_scores`).
 FORWARD = ("meco", "swap", "az_expressivity", "az_progressivity")
 
@@ -238,15 +263,8 @@ def zen(net: nn.Module, shape: tuple[int, int, int]) -> float:
     cl = torch.channels_last  # about 1.6x faster on CPU; equal to NCHW to float32 rounding
     x = torch.randn((ZEN_BATCH, *shape), generator=g).contiguous(memory_format=cl)
     eps = torch.randn((ZEN_BATCH, *shape), generator=g).contiguous(memory_format=cl)
-    with torch.no_grad():  # inputs first: the classifier, drawn last, changes nothing before it
-        for m in net.modules():
-            if isinstance(m, _WEIGHTED):
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g))
-                if m.bias is not None:
-                    m.bias.zero_()
-            elif isinstance(m, nn.BatchNorm2d) and m.affine:
-                m.weight.fill_(1.0)
-                m.bias.zero_()
+    # inputs first: the classifier, drawn last, changes nothing before it
+    _redraw_weights(net, g, _WEIGHTED, fan_in_gain=None)
     log_bn = 0.0
 
     def hook(m: nn.Module, inp: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
@@ -297,20 +315,6 @@ def az_progressivity(net: nn.Module, x: torch.Tensor) -> float:
     return forward_scores(net, x, ("az_progressivity",))["az_progressivity"]
 
 
-def _kaiming_normal_fan_in(net: nn.Module, g: torch.Generator) -> None:
-    """The AZ-NAS authors' init: conv weights N(0, 2 / fan-in), BatchNorm affine (1, 0)."""
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, nn.Conv2d):  # the classifier is never read: CIFAR-100 == CIFAR-10
-                std = math.sqrt(2.0 / m.weight[0].numel())
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * std)
-                if m.bias is not None:
-                    m.bias.zero_()
-            elif isinstance(m, nn.BatchNorm2d) and m.affine:
-                m.weight.fill_(1.0)
-                m.bias.zero_()
-
-
 def _block_trainability(a: torch.Tensor, b: torch.Tensor, g: torch.Generator) -> float:
     """``2 - s - 1/s`` for one block, ``s`` the top singular value of E[g_in g_out^T]."""
     if not (a.requires_grad and b.requires_grad):
@@ -330,7 +334,8 @@ def _block_trainability(a: torch.Tensor, b: torch.Tensor, g: torch.Generator) ->
 def az_trainability(net: nn.Module, x: torch.Tensor) -> float:
     """AZ-NAS trainability as the authors' code computes it (see the module docstring)."""
     g = torch.Generator().manual_seed(0)
-    _kaiming_normal_fan_in(net, g)
+    # the authors' Kaiming-normal fan-in init; the classifier is never read (CIFAR-100 == CIFAR-10)
+    _redraw_weights(net, g, (nn.Conv2d,), fan_in_gain=2.0)
     ins: list[torch.Tensor] = []
     outs: list[torch.Tensor] = []
 
