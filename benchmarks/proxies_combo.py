@@ -68,6 +68,9 @@ PARTS = (
     # used when a --table holds them (whole-space tables since 2026-12-06, session 10)
     "zen",
     "az_trainability",
+    # whole-space tables since session 12
+    "zico",
+    "jacov",
 )
 PUBLISHED = {
     "naswot": "0.79",

@@ -36,6 +36,24 @@ NONE, SKIP, CONV1, CONV3, POOL = 0, 1, 2, 3, 4
 _NON_NONE = (SKIP, CONV1, CONV3, POOL)
 
 
+def _reaches_output(nz: np.ndarray) -> dict[int, np.ndarray]:
+    """Node j → ``(n,)`` bool: node j reaches node 3 through non-``none`` edges."""
+    o2 = nz[:, 5]
+    o1 = nz[:, 4] | (nz[:, 2] & o2)
+    return {1: o1, 2: o2, 3: np.ones(len(nz), dtype=bool)}
+
+
+def nb201_used_edges(X: np.ndarray) -> np.ndarray:
+    """Edges ``(n, 6)`` bool whose non-``none`` op feeds the output, whether or not its source
+    node is reachable from the input: what a runtime executes that eliminates dead code but
+    does not fold the zero tensor of an unreachable node (a traced and frozen TorchScript graph).
+    """
+    X = np.asarray(X)
+    nz = X != NONE
+    out = _reaches_output(nz)
+    return np.stack([nz[:, e] & out[j] for e, (_, j) in enumerate(NB201_EDGES)], axis=1)
+
+
 def nb201_live_edges(X: np.ndarray) -> np.ndarray:
     """Which edges carry live work ``(n, 6)`` bool, for NB201 op ids ``X`` ``(n, 6)``.
 
@@ -50,17 +68,18 @@ def nb201_live_edges(X: np.ndarray) -> np.ndarray:
     r1 = nz[:, 0]
     r2 = nz[:, 1] | (r1 & nz[:, 2])
     reach: tuple[np.ndarray, ...] = (true, r1, r2)
-    # reaches the output
-    o2 = nz[:, 5]
-    o1 = nz[:, 4] | (nz[:, 2] & o2)
-    out: dict[int, np.ndarray] = {1: o1, 2: o2, 3: true}
+    out = _reaches_output(nz)
     live = np.zeros_like(nz)
     for e, (i, j) in enumerate(NB201_EDGES):
         live[:, e] = nz[:, e] & reach[i] & out[j]
     return live
 
 
-def _nb201_parts(X: np.ndarray) -> dict[str, np.ndarray]:
+def nb201_parts(X: np.ndarray) -> dict[str, np.ndarray]:
+    """The NB201 feature blocks (module docstring) by name, no constant column: ``live``,
+    ``dead``, ``all`` (op counts), ``adds``, ``zero``, ``edge`` (live one-hot per edge),
+    ``inter`` (interaction terms) and ``used`` (op counts and additions over
+    :func:`nb201_used_edges`; in no family yet, the grounded synthetic devices use it)."""
     X = np.asarray(X)
     live = nb201_live_edges(X)
     dead = (X != NONE) & ~live
@@ -73,6 +92,11 @@ def _nb201_parts(X: np.ndarray) -> dict[str, np.ndarray]:
     edge_oh = np.concatenate(
         [np.stack([(X[:, e] == o) & live[:, e] for o in _NON_NONE], axis=1) for e in range(6)],
         axis=1,
+    )
+    used = nb201_used_edges(X)
+    used_counts = np.stack([((X == o) & used).sum(1) for o in _NON_NONE], axis=1)
+    used_adds = np.maximum(used[:, [1, 2]].sum(1) - 1, 0) + np.maximum(
+        used[:, [3, 4, 5]].sum(1) - 1, 0
     )
     conv = live & ((X == CONV1) | (X == CONV3))
     # conv -> conv chains through node 1 (edge 0 into 1; edges 2, 4 out) and node 2
@@ -89,6 +113,7 @@ def _nb201_parts(X: np.ndarray) -> dict[str, np.ndarray]:
         "zero": zero_cell[:, None].astype(float),
         "edge": edge_oh.astype(float),
         "inter": np.column_stack([c3 * c3, c3 * c1, c1 * c1, chains]).astype(float),
+        "used": np.column_stack([used_counts, used_adds]).astype(float),
     }
 
 
@@ -113,7 +138,7 @@ def family_features(space: SearchSpace, X: np.ndarray) -> dict[str, np.ndarray]:
     X = space.validate(X)
     ones = np.ones((len(X), 1))
     if isinstance(space, NB201Space):
-        parts = _nb201_parts(X)
+        parts = nb201_parts(X)
         return {
             f: np.concatenate([*(parts[p] for p in ps), ones], axis=1)
             for f, ps in _NB201_FAMILIES.items()
