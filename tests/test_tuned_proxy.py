@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 
 from moohw.proxies import get_proxy, nb201_params
 
@@ -60,3 +61,18 @@ def test_rankmix_front_beats_tuned_on_edgegpu(data, nb201):
         n: sc.proxy_ceiling(get_proxy(n, nb201).score(X)).hv_ratio for n in ("rankmix", "tuned")
     }
     assert ceil["rankmix"] > ceil["tuned"] + 0.05
+
+
+def test_rankmix_zico_is_the_documented_log_rank_sum(nb201):
+    from scipy.stats import rankdata
+
+    from moohw.proxies.store import shipped_table
+
+    if shipped_table("zico", "cifar10") is None:
+        pytest.skip("no ZiCo table shipped")
+    X = nb201.enumerate()
+    full = [get_proxy(n, nb201).score(X) for n in ("meco", "zico", "skip", "params")]
+    expect = sum(0.25 * np.log(rankdata(v) / len(v)) for v in full)
+    sub = np.arange(0, nb201.size, 613)
+    got = get_proxy("rankmix_zico", nb201).score(X[sub])
+    np.testing.assert_allclose(got, expect[sub], rtol=1e-12)

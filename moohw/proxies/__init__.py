@@ -17,6 +17,7 @@ from moohw.proxies.assembled import (
     AZTrainabilityProxy,
     MeCoProxy,
     RankMixProxy,
+    RankMixZiCoProxy,
     SwapProxy,
     SwapRawProxy,
     ZenProxy,
@@ -111,6 +112,9 @@ PROXIES.register("az_trainability", "AZ-NAS trainability component")(
 PROXIES.register("rankmix", "moohw default: log-rank sum of MeCo, SWAP, skip, params (1/4 each)")(
     _nb201_only(RankMixProxy)
 )
+PROXIES.register("rankmix_zico", "log-rank sum of MeCo, ZiCo, skip, params (1/4 each)")(
+    _nb201_only(RankMixZiCoProxy)
+)
 
 #: The proxy searches use unless told otherwise: the combination chosen on knowledge devices
 #: (its exhaustive front keeps 0.943-0.974 of the true front's hypervolume on the ND test
@@ -159,6 +163,7 @@ __all__ = [
     "NaswotProxy",
     "ParamsProxy",
     "RankMixProxy",
+    "RankMixZiCoProxy",
     "SimIsMoreProxy",
     "SkipProxy",
     "SnipProxy",
