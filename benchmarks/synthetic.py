@@ -29,11 +29,12 @@ import numpy as np
 
 from moohw.data import open_data
 from moohw.devices import get_device
-from moohw.devices.grounded import GroundedDevice, fit_grounded_prior
+from moohw.devices.grounded import GroundedDevice, fit_grounded_prior, grounded_features
 from moohw.devices.prior import PriorDevice, fit_prior
 from moohw.knowledge import task_split
 from moohw.metrics import spearman
 from moohw.predictors import DeviceData
+from moohw.predictors.runtime_features import family_features
 from moohw.spaces import NB201Space
 
 
@@ -52,6 +53,24 @@ def csv_data(path: str, space: NB201Space) -> DeviceData:
     X = space.enumerate()
     X = X[dev.covers(X)]
     return DeviceData(X, dev.latency_ms(X))
+
+
+def family_fits(space: NB201Space, name: str, d: DeviceData, folds: int = 5) -> str:
+    """A Markdown row: 5-fold cross-validated Spearman of a least-squares fit of ``d`` with each
+    ``incontext`` feature family and with the grounded generator's features."""
+    F = family_features(space, d.X)
+    F["grounded"] = grounded_features(space, d.X)
+    idx = np.random.default_rng(0).permutation(len(d.X))
+    parts = np.array_split(idx, folds)
+    cells = []
+    for Phi in F.values():
+        pred = np.zeros(len(d.X))
+        for te in parts:
+            tr = np.setdiff1d(idx, te)
+            w = np.linalg.lstsq(Phi[tr], d.latency_ms[tr], rcond=None)[0]
+            pred[te] = Phi[te] @ w
+        cells.append(f"{spearman(pred, d.latency_ms):.3f}")
+    return f"| {name} | {len(d.X)} | " + " | ".join(cells) + " |"
 
 
 #: Grid of (bandwidth, p_kernel) for the grounded generator, chosen on knowledge devices only.
@@ -115,8 +134,14 @@ def main() -> None:
     grounded = None
     if args.knowledge_tables:
         gknow = dict(know)
+        fams = [*family_features(space, space.sample(1, seed=0)), "grounded"]
+        print("5-fold cross-validated Spearman of a least-squares fit, by feature family:\n")
+        print("| knowledge configuration | cells | " + " | ".join(fams) + " |")
+        print("|---|---|" + "---|" * len(fams))
         for p in args.knowledge_tables:
             gknow[f"knowledge:{Path(p).name}"] = csv_data(p, space)
+            print(family_fits(space, Path(p).name, gknow[f"knowledge:{Path(p).name}"]))
+        print()
         t0 = time.perf_counter()
         (bw, pk), grounded_lines = choose_grounded(space, gknow, args.n)
         grounded = fit_grounded_prior(space, gknow, bandwidth=bw, p_kernel=pk)
