@@ -39,6 +39,7 @@ import pandas as pd  # noqa: E402
 from moohw.data import open_data  # noqa: E402
 from moohw.metrics import spearman  # noqa: E402
 from moohw.predictors import PREDICTORS, DeviceData, LatencyPredictor  # noqa: E402
+from moohw.predictors.incontext import InContext  # noqa: E402
 from moohw.predictors.select import DEFAULT_CANDIDATES, AutoSelect  # noqa: E402
 from moohw.predictors.tasks import get_task, load_tables  # noqa: E402
 from moohw.spaces import SearchSpace, get_space  # noqa: E402
@@ -52,6 +53,8 @@ def make(method: str, space: SearchSpace) -> LatencyPredictor:
         return AutoSelect(space, candidates=(*DEFAULT_CANDIDATES, "incontext"))
     if method == "auto-noguard":
         return AutoSelect(space, guard=False)
+    if method == "incontext-v1":  # the five families before the ``used`` family
+        return InContext(space, families=("count", "live", "livedead", "edge", "interact"))
     return PREDICTORS.get(method)(space)
 
 
@@ -165,6 +168,12 @@ def main() -> None:
     ap.add_argument("--ks", default="5,10,20")
     ap.add_argument("--seeds", type=int, default=5)
     ap.add_argument("--validation", nargs="*", default=[], help="measured CSV tables")
+    ap.add_argument(
+        "--knowledge-tables",
+        nargs="*",
+        default=[],
+        help="knowledge runtime configurations (CSV): extra lodo targets, ND train as knowledge",
+    )
     ap.add_argument("--devices", default="", help="restrict to these devices (comma list)")
     ap.add_argument("--data", default=None)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/out/unseen"))
@@ -198,6 +207,9 @@ def main() -> None:
             for d in task.train:
                 kn = {n: v for n, v in train.items() if n != d}
                 targets.append((split, d, T.X, T.latency_ms[d], kn))
+            for path in a.knowledge_tables:  # knowledge too, so they may choose
+                X, y = read_table(path, space)
+                targets.append((split, f"knowledge:{Path(path).name}", X, y, train))
         elif split == "test":
             for d in task.test:
                 targets.append((split, d, T.X, T.latency_ms[d], train))

@@ -1,7 +1,8 @@
 """``incontext``: an in-context latency model that follows the probes and says how unsure it is.
 
 For every feature family ``f`` of :mod:`moohw.predictors.runtime_features` (op counts, live work
-vs dead work, per-edge position, op interactions; each with a constant launch cost) the target's
+vs dead work, per-edge position, op interactions, the work of a dead-code-eliminating runtime;
+each with a constant launch cost) the target's
 mean-normalised latency is modelled as a Gaussian process
 
     y(x) = phi_f(x) . w + g(x) + eps,   w ~ N(mu_f, gamma S_f),   g ~ GP(0, s2_g k_l),

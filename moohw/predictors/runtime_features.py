@@ -15,7 +15,10 @@ Feature families (every one ends with a constant column, the fixed launch cost):
 - ``livedead``: ``live`` plus the dead op counts (eager and graph runtimes as special cases);
 - ``edge``: live op one-hot per edge position (6 x 4), dead op counts, additions, zero-cell;
 - ``interact``: ``livedead`` plus op-interaction terms: live ``conv3x3^2``, ``conv3x3*conv1x1``,
-  ``conv1x1^2`` and the number of live conv -> conv chains through a node (fusion candidates).
+  ``conv1x1^2`` and the number of live conv -> conv chains through a node (fusion candidates);
+- ``used``: the op counts and additions of a runtime that eliminates dead code but does not fold
+  the zero tensor of a node the input never reaches (:func:`nb201_used_edges`; a traced, frozen
+  TorchScript graph), and the zero-cell indicator.
 
 For spaces other than NB201 (FBNet) the families are ``opcount``, ``onehot`` and ``both`` of
 :mod:`moohw.predictors.features`, each with a constant.
@@ -79,7 +82,7 @@ def nb201_parts(X: np.ndarray) -> dict[str, np.ndarray]:
     """The NB201 feature blocks (module docstring) by name, no constant column: ``live``,
     ``dead``, ``all`` (op counts), ``adds``, ``zero``, ``edge`` (live one-hot per edge),
     ``inter`` (interaction terms) and ``used`` (op counts and additions over
-    :func:`nb201_used_edges`; in no family yet, the grounded synthetic devices use it)."""
+    :func:`nb201_used_edges`)."""
     X = np.asarray(X)
     live = nb201_live_edges(X)
     dead = (X != NONE) & ~live
@@ -123,6 +126,7 @@ _NB201_FAMILIES: dict[str, tuple[str, ...]] = {
     "livedead": ("live", "dead", "adds", "zero"),
     "edge": ("edge", "dead", "adds", "zero"),
     "interact": ("live", "dead", "adds", "zero", "inter"),
+    "used": ("used", "zero"),
 }
 
 
