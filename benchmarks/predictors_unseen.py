@@ -40,6 +40,7 @@ from moohw.data import open_data  # noqa: E402
 from moohw.metrics import spearman  # noqa: E402
 from moohw.predictors import PREDICTORS, DeviceData, LatencyPredictor  # noqa: E402
 from moohw.predictors.incontext import InContext  # noqa: E402
+from moohw.predictors.runtime_features import family_names  # noqa: E402
 from moohw.predictors.select import DEFAULT_CANDIDATES, AutoSelect  # noqa: E402
 from moohw.predictors.tasks import get_task, load_tables  # noqa: E402
 from moohw.spaces import SearchSpace, get_space  # noqa: E402
@@ -53,8 +54,8 @@ def make(method: str, space: SearchSpace) -> LatencyPredictor:
         return AutoSelect(space, candidates=(*DEFAULT_CANDIDATES, "incontext"))
     if method == "auto-noguard":
         return AutoSelect(space, guard=False)
-    if method == "incontext-v1":  # the five families before the ``used`` family
-        return InContext(space, families=("count", "live", "livedead", "edge", "interact"))
+    if method == "incontext-v1":  # every family but ``used`` (incontext before it)
+        return InContext(space, families=[f for f in family_names(space) if f != "used"])
     return PREDICTORS.get(method)(space)
 
 

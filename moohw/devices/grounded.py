@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import numpy as np
 
@@ -85,10 +85,14 @@ class GroundedPrior:
     noise_sigma: float
     base: SyntheticPrior
 
+    @cached_property
+    def chol(self) -> np.ndarray:
+        """Lower Cholesky factor of :attr:`cov` (once per prior, not per drawn device)."""
+        return np.linalg.cholesky(np.array(self.cov))
+
     def to_json(self) -> str:
         """JSON text of the prior."""
-        d = asdict(self)
-        return json.dumps(d, indent=1)
+        return json.dumps(asdict(self), indent=1)
 
     @classmethod
     def from_json(cls, text: str) -> GroundedPrior:
@@ -189,9 +193,8 @@ class GroundedDevice(Device):
         if rng.random() < prior.p_kernel:
             i = int(rng.integers(len(prior.anchors)))
             self.anchor = prior.devices[i]
-            L = np.linalg.cholesky(np.array(prior.cov))
             z = rng.standard_normal(len(prior.cov))
-            self.weights = np.array(prior.anchors[i]) + prior.bandwidth * (L @ z)
+            self.weights = np.array(prior.anchors[i]) + prior.bandwidth * (prior.chol @ z)
         else:
             self._base = PriorDevice(name, space, prior.base, seed=rng)
         sigma = rng.uniform(0.0, prior.noise_sigma) if prior.noise_sigma > 0 else 0.0

@@ -78,6 +78,17 @@ def nb201_live_edges(X: np.ndarray) -> np.ndarray:
     return live
 
 
+def _op_counts(X: np.ndarray, on: np.ndarray) -> np.ndarray:
+    """``(n, 4)`` counts of each non-``none`` op over the edges where ``on`` ``(n, 6)`` holds."""
+    return np.stack([((X == o) & on).sum(1) for o in _NON_NONE], axis=1)
+
+
+def _additions(on: np.ndarray) -> np.ndarray:
+    """``(n,)`` tensor additions among the edges ``on`` ``(n, 6)``: node 2 sums edges 1, 2;
+    node 3 sums edges 3, 4, 5."""
+    return np.maximum(on[:, [1, 2]].sum(1) - 1, 0) + np.maximum(on[:, [3, 4, 5]].sum(1) - 1, 0)
+
+
 def nb201_parts(X: np.ndarray) -> dict[str, np.ndarray]:
     """The NB201 feature blocks (module docstring) by name, no constant column: ``live``,
     ``dead``, ``all`` (op counts), ``adds``, ``zero``, ``edge`` (live one-hot per edge),
@@ -85,21 +96,12 @@ def nb201_parts(X: np.ndarray) -> dict[str, np.ndarray]:
     :func:`nb201_used_edges`)."""
     X = np.asarray(X)
     live = nb201_live_edges(X)
-    dead = (X != NONE) & ~live
-    live_counts = np.stack([((X == o) & live).sum(1) for o in _NON_NONE], axis=1)
-    dead_counts = np.stack([((X == o) & dead).sum(1) for o in _NON_NONE], axis=1)
-    all_counts = np.stack([(X == o).sum(1) for o in _NON_NONE], axis=1)
-    # additions: node 2 sums edges 1, 2; node 3 sums edges 3, 4, 5
-    adds = np.maximum(live[:, [1, 2]].sum(1) - 1, 0) + np.maximum(live[:, [3, 4, 5]].sum(1) - 1, 0)
+    used = nb201_used_edges(X)
+    live_counts = _op_counts(X, live)
     zero_cell = np.logical_not(live.any(axis=1))
     edge_oh = np.concatenate(
         [np.stack([(X[:, e] == o) & live[:, e] for o in _NON_NONE], axis=1) for e in range(6)],
         axis=1,
-    )
-    used = nb201_used_edges(X)
-    used_counts = np.stack([((X == o) & used).sum(1) for o in _NON_NONE], axis=1)
-    used_adds = np.maximum(used[:, [1, 2]].sum(1) - 1, 0) + np.maximum(
-        used[:, [3, 4, 5]].sum(1) - 1, 0
     )
     conv = live & ((X == CONV1) | (X == CONV3))
     # conv -> conv chains through node 1 (edge 0 into 1; edges 2, 4 out) and node 2
@@ -110,13 +112,13 @@ def nb201_parts(X: np.ndarray) -> dict[str, np.ndarray]:
     c1, c3 = live_counts[:, 1].astype(float), live_counts[:, 2].astype(float)
     return {
         "live": live_counts.astype(float),
-        "dead": dead_counts.astype(float),
-        "all": all_counts.astype(float),
-        "adds": adds[:, None].astype(float),
+        "dead": _op_counts(X, (X != NONE) & ~live).astype(float),
+        "all": _op_counts(X, np.ones_like(live)).astype(float),
+        "adds": _additions(live)[:, None].astype(float),
         "zero": zero_cell[:, None].astype(float),
         "edge": edge_oh.astype(float),
         "inter": np.column_stack([c3 * c3, c3 * c1, c1 * c1, chains]).astype(float),
-        "used": np.column_stack([used_counts, used_adds]).astype(float),
+        "used": np.column_stack([_op_counts(X, used), _additions(used)]).astype(float),
     }
 
 
