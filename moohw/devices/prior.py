@@ -32,8 +32,9 @@ from moohw.metrics import spearman
 from moohw.predictors.base import DeviceData
 from moohw.predictors.features import one_hot, op_counts
 from moohw.predictors.linear import fit_nnls
+from moohw.predictors.runtime_features import nb201_live_edges
 from moohw.rng import SeedLike, as_generator
-from moohw.spaces import NB201_EDGES, SearchSpace
+from moohw.spaces import SearchSpace
 
 #: Probability that an edge carries a fixed cost for any non-``none`` op (edge-constant devices).
 EDGE_CONST_P = 0.3
@@ -47,20 +48,10 @@ def alive_edges(X: np.ndarray) -> np.ndarray:
     """``(n, 6)`` bool: edges whose op lies on a path from the input to the output node.
 
     An edge (i→j) with a non-``none`` op is alive when node i is reachable from the input and
-    node j reaches the output, both through non-``none`` edges.
+    node j reaches the output, both through non-``none`` edges
+    (:func:`moohw.predictors.runtime_features.nb201_live_edges`).
     """
-    X = np.asarray(X)
-    on = X != 0
-    e = {edge: on[:, k] for k, edge in enumerate(NB201_EDGES)}
-    out3 = {3: np.ones(len(X), bool)}
-    out3[2] = e[(2, 3)]
-    out3[1] = e[(1, 3)] | (e[(1, 2)] & out3[2])
-    out3[0] = np.ones(len(X), bool)
-    inp = {0: np.ones(len(X), bool)}
-    inp[1] = e[(0, 1)]
-    inp[2] = e[(0, 2)] | (inp[1] & e[(1, 2)])
-    cols = [on[:, k] & inp[i] & out3[j] for k, (i, j) in enumerate(NB201_EDGES)]
-    return np.stack(cols, axis=1)
+    return nb201_live_edges(X)
 
 
 def alive_counts(X: np.ndarray) -> np.ndarray:
